@@ -1,0 +1,154 @@
+"""Command line: argument parsing only; every command calls into the pipeline.
+
+obliviate run [CONFIG.yaml] [key=value ...]      fine-tune, unlearn, evaluate, report
+obliviate finetune|unlearn|eval [CONFIG.yaml] [key=value ...]
+obliviate report RUN_DIR [RUN_DIR ...]
+obliviate list methods|benchmarks|metrics
+obliviate data synth --out DIR [--people N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ObliviateError
+
+
+def _split_config(args: list[str]) -> tuple[str | None, list[str]]:
+    """The first argument is a config file unless it is a ``key=value`` override."""
+    if args and "=" not in args[0]:
+        return args[0], args[1:]
+    return None, args
+
+
+def _load(args: list[str]):
+    from .config import load_config
+
+    path, overrides = _split_config(args)
+    return load_config(path, overrides)
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from .pipeline import Run
+
+    run = Run(_load(ns.args))
+    metrics = run.run_all()
+    print((run.dir / "report.md").read_text())
+    print(f"run directory: {run.dir}")
+    return 0 if metrics else 1
+
+
+def cmd_stage(ns: argparse.Namespace) -> int:
+    from .pipeline import Run
+
+    cfg = _load(ns.args)
+    run = Run(cfg)
+    if ns.command == "finetune":
+        info = {"target": run.stage_finetune("target")}
+        if cfg.finetune.retain_model:
+            info["retain"] = run.stage_finetune("retain")
+        for role, i in info.items():
+            print(f"finetune {role}: {i['training']}")
+    elif ns.command == "unlearn":
+        print(f"unlearn {cfg.unlearn.method}: {run.stage_unlearn()['training']}")
+    else:
+        models = run.stage_eval()
+        stage_info = {}
+        for name in ("finetune_target", "finetune_retain", "unlearn"):
+            path = run.dir / "stages" / f"{name}.json"
+            if path.is_file():
+                import json
+
+                stage_info[name] = json.loads(path.read_text())
+        run.write_metrics(models, stage_info, sum(run.timings.values()))
+        print((run.dir / "report.md").read_text())
+    print(f"run directory: {run.dir}")
+    return 0
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from .report.tables import render_report
+
+    print(render_report([Path(d) for d in ns.run_dirs]))
+    return 0
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    if ns.what == "methods":
+        from .methods import METHODS
+
+        for name, cls in sorted(METHODS.items()):
+            params = ", ".join(f"{k}={v!r}" for k, v in cls.param_defaults().items()) or "-"
+            print(f"{name:18s} {cls.description}\n{'':18s} params: {params}")
+    elif ns.what == "benchmarks":
+        from .benchmarks import BENCHMARKS
+
+        for name, info in sorted(BENCHMARKS.items()):
+            print(f"{name:18s} {info.description}")
+    else:
+        from .eval.metrics import describe_metrics
+
+        for info in describe_metrics():
+            print(f"{info.name:26s} {info.description}\n{'':26s} source: {info.source}")
+    return 0
+
+
+def cmd_data(ns: argparse.Namespace) -> int:
+    from .benchmarks.synthkb import build, write_jsonl
+
+    data = build(num_people=ns.people, seed=ns.seed, holdout_people=ns.holdout)
+    paths = write_jsonl(data, Path(ns.out))
+    print(f"wrote {len(paths)} files to {ns.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="obliviate", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    help_cfg = "optional config YAML, then key=value overrides (e.g. unlearn.method=gd)"
+    p = sub.add_parser("run", help="fine-tune, unlearn, evaluate and report")
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.set_defaults(func=cmd_run)
+    for name, text in [
+        ("finetune", "fine-tune the target (and retain) model"),
+        ("unlearn", "unlearn the target model"),
+        ("eval", "evaluate the run's models and write metrics.json"),
+    ]:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("args", nargs="*", help=help_cfg)
+        p.set_defaults(func=cmd_stage)
+    p = sub.add_parser("report", help="markdown table of one or more run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("list", help="list methods, benchmarks or metrics")
+    p.add_argument("what", choices=["methods", "benchmarks", "metrics"])
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("data", help="write benchmark data to disk")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    s = data_sub.add_parser("synth", help="generate the synthkb benchmark as JSONL")
+    s.add_argument("--out", required=True)
+    s.add_argument("--people", type=int, default=40)
+    s.add_argument("--holdout", type=int, default=4)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return ns.func(ns)
+    except ObliviateError as exc:
+        print(f"obliviate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "obliviate: interrupted; finished stages are kept and will be reused", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

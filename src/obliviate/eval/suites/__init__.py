@@ -1,0 +1,14 @@
+"""Per-benchmark evaluation protocols: which sets, prompts, metrics and table layout."""
+
+from __future__ import annotations
+
+from ...errors import ObliviateError
+from .synthkb import SynthKBSuite
+
+SUITES = {"synthkb": SynthKBSuite}
+
+
+def get_suite(name: str):
+    if name not in SUITES:
+        raise ObliviateError(f"suite {name!r} is unknown; accepted: {', '.join(SUITES)}")
+    return SUITES[name]()

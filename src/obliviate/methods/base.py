@@ -1,0 +1,123 @@
+"""The Method interface, its parameter validation and the registry.
+
+A method declares what it needs (retain data, a reference) and implements
+``loss(model, batch, ctx) -> (total, parts)``; ``prepare(ctx)`` does work once before training
+(e.g. caching reference log-probs). Adding a method is one module plus one config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from ..errors import ObliviateError, did_you_mean
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available by its ``name``."""
+    if cls.name in METHODS:
+        raise RuntimeError(f"method {cls.name!r} registered twice")
+    METHODS[cls.name] = cls
+    return cls
+
+
+@dataclass
+class NoParams:
+    pass
+
+
+@dataclass
+class Context:
+    """What a method may use besides the batch.
+
+    ``reference``: a frozen reference model (or None); ``ref_cache``: per-item reference
+    statistics computed once by ``prepare`` (e.g. sequence NLL of every forget item);
+    ``forget``/``retain``: the encoded training examples; ``step``: the optimizer step.
+    """
+
+    formatter: Any
+    forget: list[Any]
+    retain: list[Any]
+    reference: torch.nn.Module | None = None
+    ref_cache: dict[str, torch.Tensor] = field(default_factory=dict)
+    step: int = 0
+    device: torch.device = torch.device("cpu")
+    batch_size: int = 8
+
+
+class Method:
+    """Base class: subclasses set ``name``, ``description``, ``Params`` and ``loss``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    needs_retain: ClassVar[bool] = False
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        self.validate_params(params or {})
+        self.p = self.Params(**(params or {}))
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls.Params)}
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> None:
+        """Reject unknown parameter names and values of the wrong type, naming the accepted ones."""
+        defaults = cls.param_defaults()
+        for key, value in params.items():
+            if key not in defaults:
+                accepted = did_you_mean(key, list(defaults)) if defaults else "accepted: none"
+                raise ObliviateError(
+                    f"unlearn.params.{key} is not a parameter of method {cls.name!r}; {accepted}"
+                )
+            default = defaults[key]
+            ok = (
+                isinstance(value, type(default))
+                or (isinstance(default, float) and isinstance(value, int))
+                or default is None
+            )
+            if isinstance(value, bool) and not isinstance(default, bool):
+                ok = False
+            if not ok:
+                raise ObliviateError(
+                    f"unlearn.params.{key}={value!r} has the wrong type; "
+                    f"expected {type(default).__name__} (default {default!r})"
+                )
+
+    def uses_retain(self) -> bool:
+        """Whether batches need retain items (methods with a retain term)."""
+        return self.needs_retain
+
+    def needs_reference_model(self) -> bool:
+        """Whether a frozen reference model must be kept during training."""
+        return False
+
+    def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
+        """Work done once before training (default: nothing)."""
+
+    def loss(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def after_step(self, ctx: Context, parts: dict[str, float]) -> None:
+        """Hook after each optimizer step (e.g. a dual-variable update)."""
+
+
+def get_method_class(name: str) -> type[Method]:
+    if name not in METHODS:
+        raise ObliviateError(
+            f"unlearn.method={name!r} is unknown; {did_you_mean(name, list(METHODS))}"
+        )
+    return METHODS[name]
+
+
+def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits of a collated batch (attention mask from lengths, built by the collator)."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -1,0 +1,131 @@
+"""Negative preference optimisation and its reference-free variant (SPEC 3.2).
+
+- ``npo`` (Zhang et al. 2024, arXiv:2404.05868): L_f = −(2/β)·mean_i logσ(β·(NLL_θ − NLL_ref))
+  with sequence-sum NLLs; L = γ·L_f + α·L_r, L_r chosen by ``retain_loss`` (OU's ``NPO`` uses
+  retain NLL with γ = α = 1, β = 0.1; RWKU uses no retain term: ``retain_loss=none``).
+  NLL_ref of every forget item is computed once before training and cached, so no second
+  model is held in memory unless ``retain_loss=kl``.
+- ``npo_gd`` / ``npo_kl``: NPO with the retain NLL / KL term.
+- ``simnpo`` (Fan et al. 2024, arXiv:2410.07163): L_f = −(2/β)·mean_i logσ(β·(NLL_sum,i/n_i − δ)),
+  no reference; OU cfg β = 4.5, δ = 0, γ = 0.125, α = 1 with retain NLL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ObliviateError
+from ..eval.scoring import score
+from .base import Context, Method, forward_logits, register
+from .losses import npo_loss, reduce_nll, simnpo_loss, token_nll
+from .retain import RETAIN_LOSSES, combine, retain_loss
+
+
+@dataclass
+class NPOParams:
+    beta: float = 0.1
+    gamma: float = 1.0
+    alpha: float = 1.0
+    retain_loss: str = "nll"
+
+
+@register
+class NPO(Method):
+    name = "npo"
+    description = "negative preference optimisation, cached reference log-probs (+ retain term)"
+    Params = NPOParams
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        super().__init__(params)
+        if self.p.retain_loss not in RETAIN_LOSSES:
+            raise ObliviateError(
+                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
+            )
+
+    def uses_retain(self) -> bool:
+        return self.p.retain_loss != "none"
+
+    def needs_reference_model(self) -> bool:
+        return self.p.retain_loss == "kl"
+
+    def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
+        """Cache NLL_sum of every forget item under the starting (reference) model."""
+        stats = score(
+            model, ctx.forget, ctx.formatter.pad_id, batch_size=ctx.batch_size, device=ctx.device
+        )
+        ctx.ref_cache["forget_nll_sum"] = torch.tensor([-float(s.logprobs.sum()) for s in stats])
+
+    def loss(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        fb = batch["forget"]
+        nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
+        nll_sum = reduce_nll(nll, mask, "seq_sum")
+        ref = ctx.ref_cache["forget_nll_sum"].to(nll_sum.device)[fb["index"]]
+        forget = npo_loss(nll_sum, ref, self.p.beta)
+        total, parts = combine(
+            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
+        )
+        parts["forget_nll"] = float((nll_sum.detach() / mask.sum(1).clamp(min=1)).mean())
+        return total, parts
+
+
+@dataclass
+class NPOGDParams(NPOParams):
+    retain_loss: str = "nll"
+
+
+@register
+class NPOGD(NPO):
+    name = "npo_gd"
+    description = "NPO + alpha * CE(retain)"
+    Params = NPOGDParams
+
+
+@dataclass
+class NPOKLParams(NPOParams):
+    retain_loss: str = "kl"
+
+
+@register
+class NPOKL(NPO):
+    name = "npo_kl"
+    description = "NPO + alpha * KL(ref || model) on retain answers"
+    Params = NPOKLParams
+
+
+@dataclass
+class SimNPOParams:
+    beta: float = 4.5
+    delta: float = 0.0
+    gamma: float = 0.125
+    alpha: float = 1.0
+    retain_loss: str = "nll"
+
+
+@register
+class SimNPO(Method):
+    name = "simnpo"
+    description = "reference-free, length-normalised NPO (+ retain term)"
+    Params = SimNPOParams
+
+    def uses_retain(self) -> bool:
+        return self.p.retain_loss != "none"
+
+    def needs_reference_model(self) -> bool:
+        return self.p.retain_loss == "kl"
+
+    def loss(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        fb = batch["forget"]
+        nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
+        forget = simnpo_loss(
+            reduce_nll(nll, mask, "seq_sum"), mask.sum(1), self.p.beta, self.p.delta
+        )
+        return combine(
+            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
+        )

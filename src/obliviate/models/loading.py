@@ -1,0 +1,89 @@
+"""Loading and saving models: a hub id, a local path, or a saved run stage.
+
+Weights load from safetensors only (``use_safetensors=True``); ``trust_remote_code`` stays off
+unless the config asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from ..errors import ObliviateError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<pad>", "[PAD]", "<|pad|>")
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ObliviateError(f"model.dtype={name!r} is unknown; accepted: {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def ensure_pad(tokenizer, model: PreTrainedModel | None = None) -> None:
+    """Give the tokenizer a pad token distinct from EOS (SPEC 1.2).
+
+    Prefers a spare special token already in the vocabulary (Llama-3's
+    ``<|finetune_right_pad_id|>``), then UNK; adds a new token (and resizes the embeddings)
+    only as a last resort.
+    """
+    if tokenizer.pad_token_id is not None and tokenizer.pad_token_id != tokenizer.eos_token_id:
+        return
+    vocab = tokenizer.get_vocab()
+    for cand in PAD_CANDIDATES:
+        if cand in vocab and vocab[cand] != tokenizer.eos_token_id:
+            tokenizer.pad_token = cand
+            break
+    else:
+        if tokenizer.unk_token_id is not None and tokenizer.unk_token_id != tokenizer.eos_token_id:
+            tokenizer.pad_token = tokenizer.unk_token
+        else:
+            tokenizer.add_special_tokens({"pad_token": "<pad>"})
+            if model is not None:
+                model.resize_token_embeddings(len(tokenizer))
+    if model is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def load_pretrained(
+    name_or_path: str | Path, dtype: str = "float32", trust_remote_code: bool = False
+) -> tuple[PreTrainedModel, object]:
+    """Load a causal LM and its tokenizer with the Auto classes (hub id or local directory)."""
+    src = str(name_or_path)
+    local = Path(src).expanduser()
+    if (src.startswith((".", "/", "~")) or os.sep in src and local.exists()) and not local.is_dir():
+        raise ObliviateError(f"model path {src} does not exist")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            src,
+            dtype=torch_dtype(dtype),
+            trust_remote_code=trust_remote_code,
+            use_safetensors=True,
+        )
+    except OSError as exc:
+        raise ObliviateError(f"could not load model {src!r}: {str(exc).splitlines()[0]}") from None
+    ensure_pad(tokenizer, model)
+    return model, tokenizer
+
+
+def save_pretrained(model: PreTrainedModel, tokenizer, out_dir: Path) -> None:
+    """Save as safetensors into ``out_dir`` atomically (written to a sibling, then renamed)."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        import shutil
+
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)

@@ -1,0 +1,334 @@
+"""Stages and the run directory.
+
+Layout of ``<run.out_dir>/<run.name>/``::
+
+    config.yaml              the resolved config
+    models/{base,target,retain,unlearned}/   save_pretrained (safetensors)
+    stages/<stage>.json      fingerprint + timings of each finished stage
+    logs/<stage>.jsonl       training logs (loss and its parts every log step)
+    eval/<model>/<set>.jsonl per-item results
+    eval/<model>/metrics.json
+    metrics.json             {"benchmark", "method", "models": {...}, "timings": {...}, ...}
+    report.md
+
+A stage whose fingerprint (its config plus its inputs' fingerprints) matches a finished
+record is reused, not recomputed. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .benchmarks import BENCHMARKS, load_benchmark
+from .config import Config, fingerprint, to_dict, to_yaml
+from .errors import ObliviateError
+from .formatting import Formatter
+from .methods import Context, get_method_class
+from .models.loading import load_pretrained, save_pretrained
+from .models.scope import apply_scope
+from .models.tiny import build_tiny_model, train_tokenizer
+from .records import BenchmarkData
+from .training import TrainResult, make_accelerator, train
+
+MODEL_ROLES = ("target", "retain", "unlearned")
+
+
+# ---- files -------------------------------------------------------------------------------
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_atomic(path, "".join(json.dumps(r, default=float) + "\n" for r in rows))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ObliviateError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise ObliviateError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+# ---- the run -----------------------------------------------------------------------------
+class Run:
+    """A run directory plus the loaded benchmark and config; stages are methods."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        name = cfg.run.name or f"{cfg.benchmark.name}_{cfg.unlearn.method}"
+        self.dir = Path(cfg.run.out_dir) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.dir / "config.yaml", to_yaml(cfg))
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self._data: BenchmarkData | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- helpers
+    @property
+    def data(self) -> BenchmarkData:
+        if self._data is None:
+            t0 = time.perf_counter()
+            self._data = load_benchmark(self.cfg.benchmark)
+            self.timings["load_benchmark"] = round(time.perf_counter() - t0, 3)
+        return self._data
+
+    def model_dir(self, role: str) -> Path:
+        return self.dir / "models" / role
+
+    def _stage_path(self, stage: str) -> Path:
+        return self.dir / "stages" / f"{stage}.json"
+
+    def _finished(self, stage: str, fp: str) -> dict[str, Any] | None:
+        path = self._stage_path(stage)
+        if not self.cfg.run.reuse or not path.is_file():
+            return None
+        record = read_json(path)
+        return record if record.get("fingerprint") == fp else None
+
+    def _finish(self, stage: str, fp: str, info: dict[str, Any]) -> None:
+        write_json(self._stage_path(stage), {"fingerprint": fp, **info})
+
+    def formatter(self, tokenizer) -> Formatter:
+        return Formatter(tokenizer, self.cfg.model.template, self.cfg.model.max_length)
+
+    def load(self, role: str):
+        """Load a saved stage model (or the base model) with the Auto classes."""
+        path = self.model_dir(role) if role != "base" or self._is_tiny else None
+        src = path if path is not None else self.cfg.model.name_or_path
+        model, tok = load_pretrained(src, self.cfg.model.dtype, self.cfg.model.trust_remote_code)
+        return model.to(self.device), tok
+
+    @property
+    def _is_tiny(self) -> bool:
+        return self.cfg.model.name_or_path == "tiny"
+
+    # -- fingerprints
+    def fp_base(self) -> str:
+        return fingerprint("base", to_dict(self.cfg)["benchmark"], to_dict(self.cfg)["model"])
+
+    def fp_finetune(self, role: str) -> str:
+        ft = to_dict(self.cfg)["finetune"]
+        ft.pop("retain_model", None)
+        return fingerprint("finetune", role, self.fp_base(), ft, self.cfg.run.seed)
+
+    def fp_unlearn(self) -> str:
+        return fingerprint(
+            "unlearn", self.fp_finetune("target"), to_dict(self.cfg)["unlearn"], self.cfg.run.seed
+        )
+
+    def fp_model(self, role: str) -> str:
+        return self.fp_unlearn() if role == "unlearned" else self.fp_finetune(role)
+
+    # -- stages
+    def stage_base(self) -> str:
+        """Build the tiny base model + tokenizer (trained on the benchmark's text)."""
+        fp = self.fp_base()
+        if not self._is_tiny or self._finished("base", fp):
+            return fp
+        t0 = time.perf_counter()
+        tok = train_tokenizer(self.data.all_texts(), self.cfg.model.tokenizer_vocab)
+        model = build_tiny_model(tok, self.cfg.model.tiny_preset, seed=self.cfg.run.seed)
+        save_pretrained(model, tok, self.model_dir("base"))
+        self._finish("base", fp, {"seconds": round(time.perf_counter() - t0, 3)})
+        return fp
+
+    def stage_finetune(self, role: str = "target") -> dict[str, Any]:
+        """Fine-tune the target model (forget + retain) or the retain model (retain only)."""
+        fp = self.fp_finetune(role)
+        done = self._finished(f"finetune_{role}", fp)
+        if done:
+            return done
+        self.stage_base()
+        model, tok = self.load("base")
+        fmt = self.formatter(tok)
+        records = self.data.finetune if role == "target" else self.data.finetune_retain
+        encoded = [fmt.encode_record(r) for r in records]
+        apply_scope(model, self.cfg.finetune.scope, self.cfg.finetune.layers)
+
+        def sft(m, batch):
+            from .methods.base import forward_logits
+            from .methods.losses import sequence_nll
+
+            fb = batch["forget"]
+            loss = sequence_nll(forward_logits(m, fb), fb["labels"])
+            return loss, {}
+
+        log = self._fresh_log(f"finetune_{role}")
+        result = train(
+            model, sft, encoded, self.cfg.finetune, fmt.pad_id, self.cfg.run.seed,
+            log_path=log, desc=f"finetune {role}",
+        )  # fmt: skip
+        save_pretrained(model, tok, self.model_dir(role))
+        info = {"training": result.summary(), "seconds": result.seconds}
+        self._finish(f"finetune_{role}", fp, info)
+        return info
+
+    def stage_unlearn(self) -> dict[str, Any]:
+        """Unlearn the target model with the configured method and scope."""
+        fp = self.fp_unlearn()
+        done = self._finished("unlearn", fp)
+        if done:
+            return done
+        self.stage_finetune("target")
+        ucfg = self.cfg.unlearn
+        method = get_method_class(ucfg.method)(dict(ucfg.params))
+        model, tok = self.load("target")
+        fmt = self.formatter(tok)
+        forget = [fmt.encode_record(r) for r in self.data.forget]
+        retain = [fmt.encode_record(r) for r in self.data.retain] if method.uses_retain() else None
+        if method.uses_retain() and not retain:
+            raise ObliviateError(
+                f"method {ucfg.method!r} needs retain data; benchmark "
+                f"{self.cfg.benchmark.name!r} has none (set unlearn.params.retain_loss=none)"
+            )
+        t0 = time.perf_counter()
+        reference = None
+        if method.needs_reference_model():
+            reference, _ = self.load("target")
+            reference.eval().requires_grad_(False)
+        ctx = Context(fmt, forget, retain or [], reference, device=self.device,
+                      batch_size=self.cfg.eval.batch_size)  # fmt: skip
+        method.prepare(model, ctx)
+        prepare_s = time.perf_counter() - t0
+        apply_scope(model, ucfg.scope, ucfg.layers)
+        acc = make_accelerator(ucfg.grad_accum)
+
+        def loss_fn(m, batch):
+            return method.loss(m, batch, ctx)
+
+        def after_step(step: int, parts: dict[str, float]) -> None:
+            ctx.step = step
+            method.after_step(ctx, parts)
+
+        result: TrainResult = train(
+            model, loss_fn, forget, ucfg, fmt.pad_id, self.cfg.run.seed, retain=retain,
+            log_path=self._fresh_log("unlearn"), desc=f"unlearn {ucfg.method}",
+            after_step=after_step, accelerator=acc,
+        )  # fmt: skip
+        save_pretrained(acc.unwrap_model(model), tok, self.model_dir("unlearned"))
+        info = {
+            "method": ucfg.method,
+            "training": result.summary(),
+            "prepare_seconds": round(prepare_s, 3),
+            "seconds": result.seconds + prepare_s,
+        }
+        self._finish("unlearn", fp, info)
+        return info
+
+    def _fresh_log(self, stage: str) -> Path:
+        path = self.dir / "logs" / f"{stage}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        return path
+
+    def ensure_model(self, role: str) -> None:
+        if role == "unlearned":
+            self.stage_unlearn()
+        elif role in ("target", "retain"):
+            self.stage_finetune(role)
+        else:
+            raise ObliviateError(
+                f"eval.models: {role!r} unknown; accepted: {', '.join(MODEL_ROLES)}"
+            )
+
+    def stage_eval(self, roles: list[str] | None = None) -> dict[str, Any]:
+        """Evaluate each model on the suite; forget quality uses the retain model's values."""
+        from .eval.suites import get_suite
+        from .eval.suites.base import EvalContext
+
+        roles = roles or list(self.cfg.eval.models)
+        suite = get_suite(BENCHMARKS[self.cfg.benchmark.name].suite)
+        ecfg = to_dict(self.cfg)["eval"]
+        # the retain model goes first: every other model's forget quality needs its values
+        order = sorted(set(roles) | ({"retain"} if "retain" in MODEL_ROLES else set()),
+                       key=lambda r: (r != "retain", MODEL_ROLES.index(r)))  # fmt: skip
+        per_model: dict[str, dict[str, Any]] = {}
+        retain_tr: list[float] | None = None
+        for role in order:
+            self.ensure_model(role)
+            fp = fingerprint("eval", self.fp_model(role), ecfg)
+            out_dir = self.dir / "eval" / role
+            done = self._finished(f"eval_{role}", fp)
+            if done:
+                results_items = read_json(out_dir / "forget_tr.json") if role == "retain" else None
+                metrics = read_json(out_dir / "metrics.json")
+                self.timings[f"eval_{role}"] = done.get("seconds", 0.0)
+            else:
+                t0 = time.perf_counter()
+                model, tok = self.load(role)
+                ctx = EvalContext(
+                    model, tok, self.formatter(tok), self.cfg.eval.batch_size,
+                    self.cfg.eval.max_new_tokens, self.device,
+                )  # fmt: skip
+                results = suite.evaluate(self.data, ctx, list(self.cfg.eval.sets) or None)
+                if role == "retain" and "forget" in results:
+                    results_items = [r["truth_ratio"] for r in results["forget"].items]
+                    write_json(out_dir / "forget_tr.json", results_items)
+                metrics = suite.aggregate(results, retain_tr if role != "retain" else None)
+                if role == "retain" and "forget" in results:
+                    metrics["forget_quality"] = 1.0  # KS of a sample against itself
+                for name, res in results.items():
+                    write_jsonl(out_dir / f"{name}.jsonl", res.items)
+                write_json(out_dir / "metrics.json", metrics)
+                seconds = round(time.perf_counter() - t0, 3)
+                self.timings[f"eval_{role}"] = seconds
+                self._finish(f"eval_{role}", fp, {"seconds": seconds})
+                del model
+            if role == "retain":
+                retain_tr = results_items
+            if role in roles:
+                per_model[role] = metrics
+        return per_model
+
+    def run_all(self) -> dict[str, Any]:
+        """finetune target → finetune retain → unlearn → eval all → metrics.json → report."""
+        t0 = time.perf_counter()
+        stage_info = {
+            "finetune_target": self.stage_finetune("target"),
+            "finetune_retain": self.stage_finetune("retain"),
+            "unlearn": self.stage_unlearn(),
+        }
+        models = self.stage_eval()
+        return self.write_metrics(models, stage_info, time.perf_counter() - t0)
+
+    def write_metrics(
+        self, models: dict[str, Any], stage_info: dict[str, Any], total: float
+    ) -> dict[str, Any]:
+        timings = {k: round(v.get("seconds", 0.0), 3) for k, v in stage_info.items()}
+        timings.update(self.timings)
+        timings["total_this_invocation"] = round(total, 3)
+        metrics = {
+            "benchmark": self.cfg.benchmark.name,
+            "method": self.cfg.unlearn.method,
+            "models": models,
+            "timings": timings,
+            "training": {k: v["training"] for k, v in stage_info.items() if "training" in v},
+        }
+        write_json(self.dir / "metrics.json", metrics)
+        from .report.tables import write_report
+
+        write_report(self.dir)
+        return metrics

@@ -1,0 +1,166 @@
+"""The trainer that drives fine-tuning and every unlearning method (an accelerate loop).
+
+Epochs are forget-anchored (SPEC 1.1 F9): one epoch = one pass over the forget (or fine-tune)
+examples; each forget batch is paired with a retain batch drawn by a per-rank seeded generator.
+The same loop runs on a CPU, one GPU, or several through ``accelerate launch`` (DDP, FSDP,
+DeepSpeed), with gradient accumulation, clipping, warmup and LR schedules.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from .config import TrainConfig
+from .formatting import Encoded, collate_right
+
+LossFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens: int
+    seconds: float
+    trainable_params: int
+    peak_memory_mb: float
+    log: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "steps": self.steps,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "trainable_params": self.trainable_params,
+            "peak_memory_mb": round(self.peak_memory_mb, 1),
+        }
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory (CUDA) or peak resident set size of the process (CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_accelerator(grad_accum: int) -> Accelerator:
+    return Accelerator(gradient_accumulation_steps=grad_accum, cpu=not torch.cuda.is_available())
+
+
+def _collate(items: list[tuple[int, Encoded]], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = collate_right([e for _, e in items], pad_id)
+    batch["index"] = torch.tensor([i for i, _ in items], dtype=torch.long)
+    return batch
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    forget: Sequence[Encoded],
+    tcfg: TrainConfig,
+    pad_id: int,
+    seed: int,
+    retain: Sequence[Encoded] | None = None,
+    log_path: Path | None = None,
+    desc: str = "train",
+    after_step: Callable[[int, dict[str, float]], None] | None = None,
+    accelerator: Accelerator | None = None,
+) -> TrainResult:
+    """Optimise ``loss_fn`` over batches ``{"forget": ..., "retain": ...}``.
+
+    ``forget`` holds the anchor examples (the fine-tune set when fine-tuning); ``retain``, when
+    given, is sampled with replacement, one batch per forget batch.
+    """
+    acc = accelerator or make_accelerator(tcfg.grad_accum)
+    torch.manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in params)
+    if not params:
+        raise RuntimeError("no trainable parameters in scope")
+    optimizer = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    loader = DataLoader(
+        list(enumerate(forget)),
+        batch_size=tcfg.batch_size,
+        shuffle=True,
+        generator=gen,
+        collate_fn=lambda items: _collate(items, pad_id),
+    )
+    micro_per_epoch = len(loader)
+    steps_per_epoch = max(1, math.ceil(micro_per_epoch / tcfg.grad_accum))
+    total_steps = (
+        tcfg.max_steps if tcfg.max_steps > 0 else max(1, math.ceil(tcfg.epochs * steps_per_epoch))
+    )
+    scheduler = get_scheduler(
+        tcfg.scheduler,
+        optimizer,
+        num_warmup_steps=int(tcfg.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
+    retain_gen = torch.Generator().manual_seed(seed * 1000 + 17 + acc.process_index)
+    model.train()
+    step, tokens, log = 0, 0, []
+    running: dict[str, float] = {}
+    n_running = 0
+    start = time.perf_counter()
+    bar = tqdm(total=total_steps, desc=desc, disable=not acc.is_local_main_process, leave=False)
+    while step < total_steps:
+        for fb in loader:
+            batch: dict[str, Any] = {"forget": fb}
+            tokens += int(fb["attention_mask"].sum())
+            if retain:
+                ridx = torch.randint(len(retain), (tcfg.batch_size,), generator=retain_gen)
+                rb = collate_right([retain[i] for i in ridx.tolist()], pad_id)
+                batch["retain"] = {k: v.to(acc.device) for k, v in rb.items()}
+                tokens += int(rb["attention_mask"].sum())
+            with acc.accumulate(model):
+                loss, parts = loss_fn(model, batch)
+                acc.backward(loss)
+                if acc.sync_gradients and tcfg.max_grad_norm > 0:
+                    acc.clip_grad_norm_(params, tcfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
+                running[k] = running.get(k, 0.0) + v
+            n_running += 1
+            if not acc.sync_gradients:
+                continue
+            step += 1
+            bar.update(1)
+            if after_step is not None:
+                after_step(step, parts)
+            if step % tcfg.log_every == 0 or step == total_steps:
+                entry = {"step": step, "lr": scheduler.get_last_lr()[0]}
+                entry.update({k: v / n_running for k, v in running.items()})
+                log.append(entry)
+                bar.set_postfix(loss=f"{entry['loss']:.3f}")
+                if log_path is not None and acc.is_main_process:
+                    with open(log_path, "a") as fh:
+                        fh.write(json.dumps(entry) + "\n")
+                running, n_running = {}, 0
+            if step >= total_steps:
+                break
+    bar.close()
+    seconds = time.perf_counter() - start
+    model.eval()
+    return TrainResult(step, tokens, seconds, n_trainable, peak_memory_mb(acc.device), log)
