@@ -26,6 +26,7 @@ class RunConfig:
     out_dir: str = "runs"
     seed: int = 0
     reuse: bool = True  # reuse a finished stage whose config is unchanged
+    base_run: str = ""  # take the base/target/retain models (and their eval) from this run dir
 
 
 @dataclass
@@ -75,6 +76,7 @@ class FinetuneConfig(TrainConfig):
     batch_size: int = 16
     warmup_ratio: float = 0.05
     scheduler: str = "cosine"
+    enabled: bool = True  # False: the loaded model is already the target (e.g. RWKU, OU models)
     retain_model: bool = True  # also train the retain-only ("gold") model
 
 

@@ -32,6 +32,7 @@ from .errors import ObliviateError
 from .formatting import Formatter
 from .methods import Context, get_method_class
 from .models.loading import load_pretrained, save_pretrained
+from .models.reference import FrozenCopy
 from .models.scope import apply_scope
 from .models.tiny import build_tiny_model, train_tokenizer
 from .records import BenchmarkData
@@ -81,6 +82,10 @@ class Run:
         name = cfg.run.name or f"{cfg.benchmark.name}_{cfg.unlearn.method}"
         self.dir = Path(cfg.run.out_dir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
+        # where base/target/retain stages live: this run, or a shared earlier run
+        self.shared = Path(cfg.run.base_run) if cfg.run.base_run else self.dir
+        if cfg.run.base_run and not (self.shared / "stages").is_dir():
+            raise ObliviateError(f"run.base_run={cfg.run.base_run!r} is not a run directory")
         write_atomic(self.dir / "config.yaml", to_yaml(cfg))
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._data: BenchmarkData | None = None
@@ -95,11 +100,19 @@ class Run:
             self.timings["load_benchmark"] = round(time.perf_counter() - t0, 3)
         return self._data
 
+    def _home(self, stage_or_role: str) -> Path:
+        """Run dir holding a stage or model: shared stages may live in ``run.base_run``."""
+        own = ("unlearn", "eval_unlearned", "unlearned")
+        return self.dir if stage_or_role in own else self.shared
+
     def model_dir(self, role: str) -> Path:
-        return self.dir / "models" / role
+        return self._home(role) / "models" / role
+
+    def eval_dir(self, role: str) -> Path:
+        return self._home(role) / "eval" / role
 
     def _stage_path(self, stage: str) -> Path:
-        return self.dir / "stages" / f"{stage}.json"
+        return self._home(stage) / "stages" / f"{stage}.json"
 
     def _finished(self, stage: str, fp: str) -> dict[str, Any] | None:
         path = self._stage_path(stage)
@@ -163,6 +176,16 @@ class Run:
             return done
         self.stage_base()
         model, tok = self.load("base")
+        if not self.cfg.finetune.enabled:
+            if role == "retain":
+                raise ObliviateError(
+                    "finetune.enabled=false leaves no retain model: set finetune.retain_model=false "
+                    "and drop 'retain' from eval.models, or give a retain model"
+                )
+            save_pretrained(model, tok, self.model_dir(role))
+            info = {"training": {"steps": 0}, "seconds": 0.0}
+            self._finish(f"finetune_{role}", fp, info)
+            return info
         fmt = self.formatter(tok)
         records = self.data.finetune if role == "target" else self.data.finetune_retain
         encoded = [fmt.encode_record(r) for r in records]
@@ -197,23 +220,29 @@ class Run:
         method = get_method_class(ucfg.method)(dict(ucfg.params))
         model, tok = self.load("target")
         fmt = self.formatter(tok)
-        forget = [fmt.encode_record(r) for r in self.data.forget]
-        retain = [fmt.encode_record(r) for r in self.data.retain] if method.uses_retain() else None
-        if method.uses_retain() and not retain:
-            raise ObliviateError(
-                f"method {ucfg.method!r} needs retain data; benchmark "
-                f"{self.cfg.benchmark.name!r} has none (set unlearn.params.retain_loss=none)"
-            )
         t0 = time.perf_counter()
-        reference = None
-        if method.needs_reference_model():
-            reference, _ = self.load("target")
-            reference.eval().requires_grad_(False)
+        forget = method.build_forget(self.data.forget, fmt, self.data)
+        retain = None
+        if method.uses_retain():
+            retain = method.build_retain(self.data.retain, fmt, self.data)
+            if not retain:
+                raise ObliviateError(
+                    f"method {ucfg.method!r} needs retain data; benchmark "
+                    f"{self.cfg.benchmark.name!r} has none (set unlearn.params.retain_loss=none)"
+                )
+        reference = FrozenCopy(model) if method.needs_reference_model() else None
         ctx = Context(fmt, forget, retain or [], reference, device=self.device,
-                      batch_size=self.cfg.eval.batch_size)  # fmt: skip
+                      batch_size=self.cfg.eval.batch_size, data=self.data,
+                      seed=self.cfg.run.seed, load_model=lambda r: self.load(r)[0])  # fmt: skip
         method.prepare(model, ctx)
         prepare_s = time.perf_counter() - t0
         apply_scope(model, ucfg.scope, ucfg.layers)
+        if not method.trains:
+            save_pretrained(model, tok, self.model_dir("unlearned"))
+            info = {"method": ucfg.method, "prepare_seconds": round(prepare_s, 3),
+                    "seconds": prepare_s, "training": {"steps": 0, "trainable_params": 0}}  # fmt: skip
+            self._finish("unlearn", fp, info)
+            return info
         acc = make_accelerator(ucfg.grad_accum)
 
         def loss_fn(m, batch):
@@ -226,7 +255,8 @@ class Run:
         result: TrainResult = train(
             model, loss_fn, forget, ucfg, fmt.pad_id, self.cfg.run.seed, retain=retain,
             log_path=self._fresh_log("unlearn"), desc=f"unlearn {ucfg.method}",
-            after_step=after_step, accelerator=acc,
+            after_step=after_step, before_step=lambda m: method.before_step(m, ctx),
+            accelerator=acc,
         )  # fmt: skip
         save_pretrained(acc.unwrap_model(model), tok, self.model_dir("unlearned"))
         info = {
@@ -263,14 +293,15 @@ class Run:
         suite = get_suite(BENCHMARKS[self.cfg.benchmark.name].suite)
         ecfg = to_dict(self.cfg)["eval"]
         # the retain model goes first: every other model's forget quality needs its values
-        order = sorted(set(roles) | ({"retain"} if "retain" in MODEL_ROLES else set()),
+        needs_retain = self.cfg.finetune.retain_model
+        order = sorted(set(roles) | ({"retain"} if needs_retain else set()),
                        key=lambda r: (r != "retain", MODEL_ROLES.index(r)))  # fmt: skip
         per_model: dict[str, dict[str, Any]] = {}
         retain_tr: list[float] | None = None
         for role in order:
             self.ensure_model(role)
             fp = fingerprint("eval", self.fp_model(role), ecfg)
-            out_dir = self.dir / "eval" / role
+            out_dir = self.eval_dir(role)
             done = self._finished(f"eval_{role}", fp)
             if done:
                 results_items = read_json(out_dir / "forget_tr.json") if role == "retain" else None
@@ -283,6 +314,11 @@ class Run:
                     model, tok, self.formatter(tok), self.cfg.eval.batch_size,
                     self.cfg.eval.max_new_tokens, self.device,
                 )  # fmt: skip
+                if role == "unlearned":  # in-context methods prompt the unlearned model
+                    method = get_method_class(self.cfg.unlearn.method)(
+                        dict(self.cfg.unlearn.params)
+                    )
+                    ctx.prefix = method.eval_prefix
                 results = suite.evaluate(self.data, ctx, list(self.cfg.eval.sets) or None)
                 if role == "retain" and "forget" in results:
                     results_items = [r["truth_ratio"] for r in results["forget"].items]
@@ -301,16 +337,15 @@ class Run:
                 retain_tr = results_items
             if role in roles:
                 per_model[role] = metrics
-        return per_model
+        return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
 
     def run_all(self) -> dict[str, Any]:
         """finetune target → finetune retain → unlearn → eval all → metrics.json → report."""
         t0 = time.perf_counter()
-        stage_info = {
-            "finetune_target": self.stage_finetune("target"),
-            "finetune_retain": self.stage_finetune("retain"),
-            "unlearn": self.stage_unlearn(),
-        }
+        stage_info = {"finetune_target": self.stage_finetune("target")}
+        if self.cfg.finetune.retain_model:
+            stage_info["finetune_retain"] = self.stage_finetune("retain")
+        stage_info["unlearn"] = self.stage_unlearn()
         models = self.stage_eval()
         return self.write_metrics(models, stage_info, time.perf_counter() - t0)
 

@@ -65,29 +65,51 @@ def make_accelerator(grad_accum: int) -> Accelerator:
     return Accelerator(gradient_accumulation_steps=grad_accum, cpu=not torch.cuda.is_available())
 
 
-def _collate(items: list[tuple[int, Encoded]], pad_id: int) -> dict[str, torch.Tensor]:
-    batch = collate_right([e for _, e in items], pad_id)
+Example = Encoded | dict[str, Encoded]
+
+
+def collate_examples(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
+    """Right-pad a batch of examples; dict examples are collated key by key (nested batches)."""
+    if isinstance(examples[0], dict):
+        return {k: collate_right([e[k] for e in examples], pad_id) for k in examples[0]}  # type: ignore[index]
+    return collate_right(examples, pad_id)  # type: ignore[arg-type]
+
+
+def _collate(items: list[tuple[int, Example]], pad_id: int) -> dict[str, Any]:
+    batch = collate_examples([e for _, e in items], pad_id)
     batch["index"] = torch.tensor([i for i, _ in items], dtype=torch.long)
     return batch
+
+
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: _to(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+
+
+def _count_tokens(batch: dict[str, Any]) -> int:
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum())
+    return sum(_count_tokens(v) for v in batch.values() if isinstance(v, dict))
 
 
 def train(
     model: torch.nn.Module,
     loss_fn: LossFn,
-    forget: Sequence[Encoded],
+    forget: Sequence[Example],
     tcfg: TrainConfig,
     pad_id: int,
     seed: int,
-    retain: Sequence[Encoded] | None = None,
+    retain: Sequence[Example] | None = None,
     log_path: Path | None = None,
     desc: str = "train",
     after_step: Callable[[int, dict[str, float]], None] | None = None,
+    before_step: Callable[[torch.nn.Module], None] | None = None,
     accelerator: Accelerator | None = None,
 ) -> TrainResult:
     """Optimise ``loss_fn`` over batches ``{"forget": ..., "retain": ...}``.
 
     ``forget`` holds the anchor examples (the fine-tune set when fine-tuning); ``retain``, when
-    given, is sampled with replacement, one batch per forget batch.
+    given, is sampled with replacement, one batch per forget batch. ``before_step`` runs after
+    the gradients are complete (accumulated, clipped) and before ``optimizer.step()``.
     """
     acc = accelerator or make_accelerator(tcfg.grad_accum)
     torch.manual_seed(seed)
@@ -126,17 +148,19 @@ def train(
     while step < total_steps:
         for fb in loader:
             batch: dict[str, Any] = {"forget": fb}
-            tokens += int(fb["attention_mask"].sum())
+            tokens += _count_tokens(fb)
             if retain:
                 ridx = torch.randint(len(retain), (tcfg.batch_size,), generator=retain_gen)
-                rb = collate_right([retain[i] for i in ridx.tolist()], pad_id)
-                batch["retain"] = {k: v.to(acc.device) for k, v in rb.items()}
-                tokens += int(rb["attention_mask"].sum())
+                rb = collate_examples([retain[i] for i in ridx.tolist()], pad_id)
+                batch["retain"] = _to(rb, acc.device)
+                tokens += _count_tokens(rb)
             with acc.accumulate(model):
                 loss, parts = loss_fn(model, batch)
                 acc.backward(loss)
                 if acc.sync_gradients and tcfg.max_grad_norm > 0:
                     acc.clip_grad_norm_(params, tcfg.max_grad_norm)
+                if acc.sync_gradients and before_step is not None:
+                    before_step(model)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)

@@ -35,19 +35,24 @@ class NoParams:
 class Context:
     """What a method may use besides the batch.
 
-    ``reference``: a frozen reference model (or None); ``ref_cache``: per-item reference
-    statistics computed once by ``prepare`` (e.g. sequence NLL of every forget item);
-    ``forget``/``retain``: the encoded training examples; ``step``: the optimizer step.
+    ``reference``: a reference-model object with ``logits(batch)`` (``models.reference``) or
+    None; ``ref_cache``: per-item reference statistics computed once by ``prepare`` (e.g. the
+    sequence NLL of every forget item); ``forget``/``retain``: the encoded training examples
+    (what ``build_forget``/``build_retain`` returned); ``data``: the whole benchmark (for methods
+    that build their own data, e.g. IdK answers); ``step``: the optimizer step.
     """
 
     formatter: Any
     forget: list[Any]
     retain: list[Any]
-    reference: torch.nn.Module | None = None
+    reference: Any = None
     ref_cache: dict[str, torch.Tensor] = field(default_factory=dict)
     step: int = 0
     device: torch.device = torch.device("cpu")
     batch_size: int = 8
+    data: Any = None
+    seed: int = 0
+    load_model: Any = None  # role ("base", "target", ...) -> a freshly loaded model
 
 
 class Method:
@@ -57,6 +62,7 @@ class Method:
     description: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     needs_retain: ClassVar[bool] = False
+    trains: ClassVar[bool] = True  # False: no weight update (e.g. in-context unlearning)
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.validate_params(params or {})
@@ -98,8 +104,24 @@ class Method:
         """Whether a frozen reference model must be kept during training."""
         return False
 
+    def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
+        """Training examples of the forget stream: ``Encoded`` items, or dicts of ``Encoded``
+        (e.g. ``{"chosen": ..., "rejected": ...}``), collated key by key by the trainer."""
+        return [formatter.encode_record(r) for r in records]
+
+    def build_retain(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
+        """Training examples of the retain stream (default: the encoded retain records)."""
+        return [formatter.encode_record(r) for r in records]
+
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Work done once before training (default: nothing)."""
+
+    def before_step(self, model: torch.nn.Module, ctx: Context) -> None:
+        """Hook after backward, before ``optimizer.step()`` (e.g. a gradient mask)."""
+
+    def eval_prefix(self, record: Any) -> str:
+        """Text prepended to the user message of every eval prompt (in-context unlearning)."""
+        return ""
 
     def loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context

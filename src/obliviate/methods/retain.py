@@ -29,8 +29,7 @@ def retain_loss(
     if kind == "kl":
         if ctx.reference is None:
             raise RuntimeError("retain_loss='kl' needs a reference model")
-        with torch.no_grad():
-            ref_logits = forward_logits(ctx.reference, rb)
+        ref_logits = ctx.reference.logits(rb)
         return kl_on_labels(logits, ref_logits, rb["labels"])
     raise ValueError(f"unknown retain loss {kind!r}; accepted: {', '.join(RETAIN_LOSSES)}")
 

@@ -7,7 +7,7 @@ every question. Every metric is then computed from those two results.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ class EvalContext:
     batch_size: int = 32
     max_new_tokens: int = 32
     device: torch.device | str = "cpu"
+    prefix: Callable[[Any], str] | None = None  # per-record prompt prefix (in-context unlearning)
+
+    def prefix_of(self, record: Any) -> str:
+        return self.prefix(record) if self.prefix is not None else ""
 
 
 def evaluate_qa_set(
@@ -53,17 +57,17 @@ def evaluate_qa_set(
     fmt = ctx.formatter
     encoded, spans = [], []
     for rec in records:
-        start = len(encoded)
-        encoded.append(fmt.encode_pair(rec.question, rec.answer))
+        start, pre = len(encoded), ctx.prefix_of(rec)
+        encoded.append(fmt.encode_pair(rec.question, rec.answer, pre))
         para = rec.paraphrased_answer
         if para:
-            encoded.append(fmt.encode_pair(rec.question, para))
-        encoded.extend(fmt.encode_pair(rec.question, a) for a in rec.perturbed_answers)
+            encoded.append(fmt.encode_pair(rec.question, para, pre))
+        encoded.extend(fmt.encode_pair(rec.question, a, pre) for a in rec.perturbed_answers)
         spans.append((start, bool(para), len(rec.perturbed_answers)))
     stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device)
     generations: list[str] = []
     if generate_answers:
-        prompts = [fmt.prompt_ids(r.question) for r in records]
+        prompts = [fmt.prompt_ids(r.question, ctx.prefix_of(r)) for r in records]
         generations = generate(
             ctx.model, ctx.tokenizer, prompts, ctx.batch_size, ctx.max_new_tokens, ctx.device
         )

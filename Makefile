@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` (set up + quickstart) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: setup run test lint format bench clean
+
+setup: $(VENV)/.installed
+
+# torch first: on a machine without a GPU the pinned CPU build is taken (from the local wheel
+# cache where there is one, else from PyTorch's CPU index); with a GPU, PyPI's CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(BIN)/pip install -q "torch>=2.2"; \
+	elif $(BIN)/pip download -q --no-deps --no-index -d /tmp/obliviate-torch-check torch==2.13.0 >/dev/null 2>&1 && rm -rf /tmp/obliviate-torch-check; then \
+		$(BIN)/pip install -q torch==2.13.0; \
+	else \
+		$(BIN)/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; \
+	fi
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+run: setup
+	$(BIN)/obliviate run configs/quickstart.yaml $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+format: setup
+	$(BIN)/ruff check --fix src tests && $(BIN)/ruff format src tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache
