@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from obliviate.formatting import Formatter
-from obliviate.models.tiny import build_tiny_model, train_tokenizer
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars drown test output
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
+
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+hf_logging.disable_progress_bar()
+
+from obliviate.formatting import Formatter  # noqa: E402
+from obliviate.models.tiny import build_tiny_model, train_tokenizer  # noqa: E402
 
 TEXTS = [
     "Question: What is the e-mail address of Mara Kolb?\nAnswer: mara.kolb@lumen.org",

@@ -5,7 +5,7 @@ A loader maps its source's fields onto these once; nothing downstream knows the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -75,11 +75,22 @@ def record_from_dict(data: dict[str, Any], where: str = "record") -> Record:
     if kind not in _TYPES:
         raise ObliviateError(f"{where}: field 'type' is {kind!r}; accepted: {', '.join(_TYPES)}")
     cls = _TYPES[kind]
-    fields = {k: v for k, v in data.items() if k != "type"}
-    try:
-        return cls(**fields)
-    except TypeError as exc:
-        raise ObliviateError(f"{where}: {exc}") from None
+    spec = {f.name: f for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k != "type"}
+    unknown = sorted(set(values) - set(spec))
+    if unknown:
+        raise ObliviateError(
+            f"{where}: unknown field {unknown[0]!r} for a {kind} record; accepted: {', '.join(spec)}"
+        )
+    for name, f in spec.items():
+        required = f.default is MISSING and f.default_factory is MISSING
+        if required and name not in values:
+            raise ObliviateError(f"{where}: {kind} record lacks required field {name!r}")
+        if name in values and f.type == "str" and not isinstance(values[name], str):
+            raise ObliviateError(
+                f"{where}: field {name!r} must be a string, got {type(values[name]).__name__}"
+            )
+    return cls(**values)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import BenchmarkConfig
 from ..records import BenchmarkData
@@ -18,8 +19,10 @@ class BenchmarkInfo:
 
 
 def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
-    from .synthkb import build
+    from .synthkb import build, load_dir
 
+    if cfg.path:
+        return load_dir(Path(cfg.path))
     return build(
         num_people=cfg.people,
         seed=cfg.seed,
@@ -37,7 +40,32 @@ BENCHMARKS: dict[str, BenchmarkInfo] = {
         _load_synthkb,
         "synthkb",
     ),
+    "tofu": BenchmarkInfo(
+        "tofu",
+        "TOFU (locuslab/TOFU): fictitious authors; benchmark.split=forget01|forget05|forget10",
+        lambda cfg: _real("tofu", cfg),
+        "tofu",
+    ),
+    "knowundo": BenchmarkInfo(
+        "knowundo",
+        "KnowUnDo (zjunlp/KnowUnDo): benchmark.domain=copyright|privacy",
+        lambda cfg: _real("knowundo", cfg),
+        "knowundo",
+    ),
+    "rwku": BenchmarkInfo(
+        "rwku",
+        "RWKU (jinzhuoran/RWKU): real people; benchmark.targets=1 | 1-10, benchmark.corpus",
+        lambda cfg: _real("rwku", cfg),
+        "rwku",
+    ),
 }
+
+
+def _real(name: str, cfg: BenchmarkConfig) -> BenchmarkData:
+    """Hub benchmarks: ``datasets.load_dataset`` or a local copy at ``benchmark.path``."""
+    from importlib import import_module
+
+    return import_module(f".{name}", __name__).load(cfg)
 
 
 def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:

@@ -902,3 +902,39 @@ def read_jsonl(path: Path) -> list[Record]:
     except OSError as exc:
         raise ObliviateError(f"{path}: cannot read ({exc.strerror})") from None
     return records
+
+
+def load_dir(path: Path) -> BenchmarkData:
+    """Read a directory written by ``write_jsonl`` (``obliviate data synth``) back into a
+    BenchmarkData; errors name the file, line and field."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise ObliviateError(
+            f"benchmark.path={str(path)!r}: no manifest.json (write one with `obliviate data synth`)"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entries = [(e["file"], e["role"], e["name"]) for e in manifest["files"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ObliviateError(f"{manifest_path}: not a synthkb manifest ({exc})") from None
+    splits: dict[str, list[Record]] = {}
+    eval_sets: dict[str, EvalSet] = {}
+    for file, role, name in entries:
+        if role == "split":
+            splits[name] = read_jsonl(path / file)
+        elif role == "eval_set":
+            eval_sets[name] = EvalSet(name, read_jsonl(path / file))
+    missing = [s for s in ("finetune", "finetune_retain", "forget", "retain") if s not in splits]
+    if missing:
+        raise ObliviateError(f"{manifest_path}: lists no file for split(s) {', '.join(missing)}")
+    return BenchmarkData(
+        name="synthkb",
+        finetune=splits["finetune"],
+        finetune_retain=splits["finetune_retain"],
+        forget=splits["forget"],
+        retain=splits["retain"],
+        general=splits.get("general", []),
+        eval_sets=eval_sets,
+        extras={k: manifest.get(k, []) for k in ("forget_names", "neighbor_names")},
+    )

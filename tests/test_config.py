@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from obliviate.config import load_config, parse_overrides, to_yaml
+from obliviate.errors import ObliviateError
+
+
+def test_defaults_are_the_quickstart():
+    cfg = load_config()
+    assert cfg.benchmark.name == "synthkb"
+    assert cfg.model.name_or_path == "tiny"
+    assert cfg.unlearn.method == "npo"
+
+
+def test_quickstart_yaml_equals_defaults():
+    from obliviate.methods import get_method_class
+
+    from_file, default = load_config("configs/quickstart.yaml"), load_config()
+    # the file spells out NPO's parameters; the defaults leave them to the method
+    assert from_file.unlearn.params == get_method_class("npo").param_defaults()
+    from_file.unlearn.params = {}
+    assert to_yaml(from_file) == to_yaml(default)
+
+
+def test_overrides_are_typed():
+    cfg = load_config(None, ["unlearn.epochs=2", "unlearn.params.beta=0.2", "run.name=x"])
+    assert cfg.unlearn.epochs == 2.0 and isinstance(cfg.unlearn.epochs, float)
+    assert cfg.unlearn.params == {"beta": 0.2}
+    assert cfg.run.name == "x"
+    assert parse_overrides(["a.b=[1, 2]", "c=yes"]) == {"a": {"b": [1, 2]}, "c": True}
+
+
+def test_unknown_key_names_key_and_accepted():
+    with pytest.raises(ObliviateError) as err:
+        load_config(None, ["unlearn.epocs=2"])
+    msg = str(err.value)
+    assert "unlearn.epocs" in msg and "unlearn.epochs" in msg and "did you mean" in msg
+
+
+def test_unknown_section():
+    with pytest.raises(ObliviateError, match="unknown config key 'trainer'"):
+        load_config(None, ["trainer.lr=1"])
+
+
+def test_wrong_type():
+    with pytest.raises(ObliviateError, match="unlearn.epochs"):
+        load_config(None, ["unlearn.epochs=many"])
+
+
+def test_unknown_method_lists_accepted():
+    with pytest.raises(ObliviateError) as err:
+        load_config(None, ["unlearn.method=npoo"])
+    assert "npoo" in str(err.value) and "'npo'" in str(err.value) and "gd" in str(err.value)
+
+
+def test_unknown_method_param():
+    with pytest.raises(ObliviateError) as err:
+        load_config(None, ["unlearn.method=npo", "unlearn.params.betta=1"])
+    assert "betta" in str(err.value) and "beta" in str(err.value)
+
+
+def test_method_param_wrong_type():
+    with pytest.raises(ObliviateError, match="expected float"):
+        load_config(None, ["unlearn.params.beta=high"])
+
+
+def test_unknown_benchmark_and_preset():
+    with pytest.raises(ObliviateError, match="benchmark.name"):
+        load_config(None, ["benchmark.name=tofuu"])
+    with pytest.raises(ObliviateError, match="tiny_preset"):
+        load_config(None, ["model.tiny_preset=huge"])
+
+
+def test_yaml_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("unlearn:\n  methd: gd\n")
+    with pytest.raises(ObliviateError, match=str(bad)):
+        load_config(bad)
+    with pytest.raises(ObliviateError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
