@@ -56,7 +56,9 @@ def test_record_missing_field_names_it(tmp_path):
     from obliviate.benchmarks.synthkb import load_dir
     from obliviate.errors import ObliviateError
 
-    with pytest.raises(ObliviateError, match=r"retain.jsonl:1: qa record lacks required field 'answer'"):
+    with pytest.raises(
+        ObliviateError, match=r"retain.jsonl:1: qa record lacks required field 'answer'"
+    ):
         load_dir(data)
 
 

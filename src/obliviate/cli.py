@@ -3,7 +3,10 @@
 obliviate run [CONFIG.yaml] [key=value ...]      fine-tune, unlearn, evaluate, report
 obliviate finetune|unlearn|eval [CONFIG.yaml] [key=value ...]
 obliviate report RUN_DIR [RUN_DIR ...]
+obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -> localize/region.json
+obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
 obliviate list methods|benchmarks|metrics
+obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate data synth --out DIR [--people N] [--seed S]
 """
 
@@ -68,6 +71,39 @@ def cmd_stage(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_localize(ns: argparse.Namespace) -> int:
+    import json
+
+    from .pipeline import Run
+
+    run = Run(_load(ns.args))
+    path = run.stage_localize()
+    info = json.loads(path.read_text())
+    print(f"region: {len(info['region'])} of {len(info['tensors'])} trainable tensors selected")
+    print(f"wrote {path}")
+    return 0
+
+
+GENERATE_COMMANDS = {
+    "augment": ("relearn", "ReLearn augmentation of the forget set (relearn* methods)"),
+    "invert": ("meow", "MEOW inverted facts + MEMO scores from the target model (meow*)"),
+    "corpus": ("rwku_corpus", "RWKU forget corpora: real/fabricated bios, refusal questions"),
+}
+
+
+def cmd_generate(ns: argparse.Namespace) -> int:
+    from .generate.store import generated_path
+    from .pipeline import Run
+
+    run = Run(_load(ns.args))
+    kind = GENERATE_COMMANDS[ns.command][0]
+    rows = run.stage_generate(kind, force=True)
+    path = generated_path(run.dir, kind)
+    print(f"{ns.command}: {len(rows)} rows -> {path}")
+    print(path.with_suffix(".json").read_text().strip())
+    return 0
+
+
 def cmd_report(ns: argparse.Namespace) -> int:
     from .report.tables import render_report
 
@@ -95,6 +131,18 @@ def cmd_list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(ns: argparse.Namespace) -> int:
+    from .bench import bench_methods
+
+    print(
+        bench_methods(
+            [ns.methods], ns.config, ns.base_run, ns.overrides, ns.configs_dir, ns.out, ns.prefix,
+            ns.fresh, ns.timeout, ns.threads,
+        )
+    )  # fmt: skip
+    return 0
+
+
 def cmd_data(ns: argparse.Namespace) -> int:
     from .benchmarks.synthkb import build, write_jsonl
 
@@ -119,12 +167,33 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("args", nargs="*", help=help_cfg)
         p.set_defaults(func=cmd_stage)
+    p = sub.add_parser("localize", help="MemFlex localisation: write the region to the run dir")
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.set_defaults(func=cmd_localize)
+    for name, (_, text) in GENERATE_COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("args", nargs="*", help=help_cfg)
+        p.set_defaults(func=cmd_generate)
     p = sub.add_parser("report", help="markdown table of one or more run directories")
     p.add_argument("run_dirs", nargs="+")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("list", help="list methods, benchmarks or metrics")
     p.add_argument("what", choices=["methods", "benchmarks", "metrics"])
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("bench", help="benchmark methods (one subprocess each) into a table")
+    bench_sub = p.add_subparsers(dest="bench_command", required=True)
+    b = bench_sub.add_parser("methods", help="unlearn + eval each method against one base run")
+    b.add_argument("--methods", required=True, help="comma-separated names, or 'all'")
+    b.add_argument("--config", help="benchmark config YAML (default: the quickstart)")
+    b.add_argument("--base-run", help="finished run with the target/retain models (else made)")
+    b.add_argument("--configs-dir", default="configs/methods", help="per-method <name>.yaml")
+    b.add_argument("--out", help="markdown table path (default <out_dir>/<prefix>methods.md)")
+    b.add_argument("--prefix", default="bench_", help="run-name prefix of the method runs")
+    b.add_argument("--fresh", action="store_true", help="redo finished unlearn/eval stages")
+    b.add_argument("--timeout", type=float, help="seconds per method subprocess")
+    b.add_argument("--threads", type=int, default=0, help="OMP/MKL threads per subprocess")
+    b.add_argument("overrides", nargs="*", help="key=value overrides for every run")
+    b.set_defaults(func=cmd_bench)
     p = sub.add_parser("data", help="write benchmark data to disk")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     s = data_sub.add_parser("synth", help="generate the synthkb benchmark as JSONL")

@@ -39,7 +39,11 @@ class BenchmarkConfig:
     forget_fraction: float = 0.1
     forget_names: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
-    config_name: str = ""  # benchmark-specific sub-config (e.g. a TOFU split)
+    split: str = ""  # TOFU forget split: forget01 | forget05 | forget10 (default forget10)
+    domain: str = ""  # KnowUnDo domain: copyright | privacy (default privacy)
+    targets: str = "1"  # RWKU targets: "3", "1-10" (inclusive) or "1,4,7"
+    corpus: str = "positive"  # RWKU forget corpus: positive | passage | pair | refusal
+    corpus_model: str = "llama3"  # RWKU corpus generator: llama3 | phi3
 
 
 @dataclass
@@ -64,8 +68,17 @@ class TrainConfig:
     warmup_ratio: float = 0.0
     scheduler: str = "constant"  # constant | linear | cosine
     max_grad_norm: float = 1.0
-    scope: str = "full"  # full | layers
+    scope: str = "full"  # full | lora | layers | region (models.scope)
     layers: str = ""  # "a-b", end exclusive (RWKU train_layers)
+    lora_preset: str = "relearn"  # rwku | knowundo | relearn (models.scope.LORA_PRESETS)
+    lora_r: int | None = None  # None: the preset's value (same for alpha, dropout, targets)
+    lora_alpha: float | None = None
+    lora_dropout: float | None = None
+    lora_targets: list[str] = field(default_factory=list)  # module names, or ["all-linear"]
+    region_file: str = (
+        ""  # scope=region: parameter names / regexes (JSON list, localize output, text)
+    )
+    merge: bool = True  # LoRA: also write the merged model (else models/<role> is the adapter)
     log_every: int = 10
 
 
@@ -90,11 +103,80 @@ class UnlearnConfig(TrainConfig):
 
 
 @dataclass
+class KFRKRRConfig:
+    """ReLearn KFR / KRR judges (SPEC 6.6): hub ids or paths, entity extractor, thresholds."""
+
+    nli_model: str = "sileod/deberta-v3-base-tasksource-nli"
+    embedding_model: str = "sentence-transformers/all-MiniLM-L12-v2"
+    entity_extractor: str = "regex"  # offline extractor; an LLM one is built in Python
+    theta_1: float = 0.3
+    theta_2: float = 0.3
+
+
+@dataclass
+class LMEvalConfig:
+    """lm-evaluation-harness tasks run on each evaluated model (optional extra ``lmeval``)."""
+
+    tasks: list[str] = field(default_factory=list)  # empty: lm-eval is not run
+    include_path: str = ""  # directory of custom task YAMLs
+    builtin_tasks: bool = True  # false: index only include_path (skips lm-eval's own tasks)
+    num_fewshot: int = -1  # -1: each task's default
+    limit: int = 0  # > 0: at most this many documents per task
+    batch_size: int = 8
+
+
+@dataclass
 class EvalConfig:
     batch_size: int = 32
     max_new_tokens: int = 32
     sets: list[str] = field(default_factory=list)  # empty: the suite's default sets
     models: list[str] = field(default_factory=lambda: ["target", "retain", "unlearned"])
+    # metric names (`obliviate list metrics`), groups "default" / "all", or "<set>/<name>";
+    # empty: the suite's defaults
+    metrics: list[str] = field(default_factory=list)
+    min_k: float = 0.4  # Min-K% / Min-K%++ ratio k (SPEC 6.4)
+    # Reference MIA model: retain (its saved per-item values), or a run role / hub id / path
+    mia_reference_model: str = "retain"
+    backend: str = "hf"  # generation backend: hf | vllm
+    scorer_model: str = "target"  # linguistic-score PPL model: self, a run role, a hub id or path
+    meow_prompt: str = "template"  # MA / EL / MEMO prompts: template | raw (MEOW's q + " " + a)
+    meow_max_new_tokens: int = 200  # EL / MEMO continuation length (MEOW: 200)
+    kfr_krr: KFRKRRConfig = field(default_factory=KFRKRRConfig)
+    lm_eval: LMEvalConfig = field(default_factory=LMEvalConfig)
+    # forget quality against the retain model's per-item forget truth ratios read from a JSON
+    # file (a list, or an open-unlearning eval log) or a run directory, instead of our retain run
+    retain_tr_file: str = ""
+
+
+@dataclass
+class GenerateConfig:
+    """Data generation (SPEC 5): ReLearn augmentation, MEOW inversion, RWKU corpora."""
+
+    backend: str = "offline"  # offline (synthkb templates) | hf | vllm | openai
+    model: str = ""  # hf/vllm: hub id, path or run role (target, retain, base; "" = target); openai: model name
+    base_url: str = ""  # openai: endpoint root, e.g. http://127.0.0.1:8000/v1
+    api_key_env: str = ""  # openai: NAME of the environment variable holding the API key
+    temperature: float | None = None  # None: each pipeline's SPEC default
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int = 0
+    batch_size: int = 16  # items per resumable chunk; prompts per local generation batch
+    workers: int = 8  # concurrent HTTP requests
+    max_retries: int = 4
+    retry_backoff: float = 1.0  # seconds, doubled after each retry
+    timeout: float = 120.0  # seconds per HTTP request
+    cache_dir: str = ""  # "": <run.out_dir>/.generate_cache; "none": no cache
+    resume: bool = True  # continue an interrupted generation from its finished items
+    check_rounds: int = 3  # ReLearn: regeneration rounds for answers that fail the leakage check
+    candidates: int = 4  # MEOW: inverted answers per question
+    memo_stride: int = 5  # MEOW MEMO: characters between prompts (suffix mode)
+    memo_max_new_tokens: int = 200
+    memo_prompt: str = "template"  # template (the run's prompt family, SPEC F6) | raw (MEOW)
+    corpus_pairs: int = 30  # RWKU corpora: biography pairs per target (RWKU ships 582)
+    corpus_questions: int = 300  # RWKU corpora: refusal questions per target
+    # RWKU corpora: subject -> intro; empty: the forget subjects
+    targets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +187,7 @@ class Config:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
 
 def _schema() -> DictConfig:
@@ -209,14 +292,16 @@ def validate(cfg: Config) -> None:
         )
     for section in ("finetune", "unlearn"):
         tc: TrainConfig = getattr(cfg, section)
-        if tc.scope not in ("full", "layers"):
-            raise ObliviateError(f"{section}.scope={tc.scope!r} is unknown; accepted: full, layers")
+        from .models.scope import validate_scope
+
+        validate_scope(tc, section)
         if tc.scheduler not in ("constant", "linear", "cosine"):
             raise ObliviateError(
                 f"{section}.scheduler={tc.scheduler!r} is unknown; accepted: constant, cosine, linear"
             )
         if tc.batch_size < 1 or tc.grad_accum < 1:
             raise ObliviateError(f"{section}.batch_size and {section}.grad_accum must be >= 1")
+    _validate_eval(cfg.eval)
     from .formatting import TEMPLATES
 
     if cfg.model.template not in (*TEMPLATES, "chat"):
@@ -224,6 +309,24 @@ def validate(cfg: Config) -> None:
             f"model.template={cfg.model.template!r} is unknown; "
             f"{did_you_mean(cfg.model.template, [*TEMPLATES, 'chat'])}"
         )
+    from .generate.store import validate_generate
+
+    validate_generate(cfg.generate)
+
+
+def _validate_eval(ec: EvalConfig) -> None:
+    from .eval.generation import GENERATION_BACKENDS
+    from .eval.suites.plan import check_metric_names
+
+    check_metric_names(ec.metrics)
+    if not 0.0 < ec.min_k <= 1.0:
+        raise ObliviateError(f"eval.min_k={ec.min_k} must lie in (0, 1]")
+    if ec.backend not in GENERATION_BACKENDS:
+        raise ObliviateError(
+            f"eval.backend={ec.backend!r} is unknown; accepted: {', '.join(GENERATION_BACKENDS)}"
+        )
+    if ec.meow_prompt not in ("template", "raw"):
+        raise ObliviateError(f"eval.meow_prompt={ec.meow_prompt!r}; accepted: raw, template")
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

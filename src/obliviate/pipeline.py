@@ -4,10 +4,13 @@ Layout of ``<run.out_dir>/<run.name>/``::
 
     config.yaml              the resolved config
     models/{base,target,retain,unlearned}/   save_pretrained (safetensors)
+    models/<role>_lora/      a LoRA stage's adapter (merge=true; merge=false: models/<role>/ is it)
+    localize/region.json     MemFlex localisation (`obliviate localize`, method memflex)
     stages/<stage>.json      fingerprint + timings of each finished stage
     logs/<stage>.jsonl       training logs (loss and its parts every log step)
     eval/<model>/<set>.jsonl per-item results
     eval/<model>/metrics.json
+    eval/retain/retain_values.json  the retain model's per-item values other models compare to
     metrics.json             {"benchmark", "method", "models": {...}, "timings": {...}, ...}
     report.md
 
@@ -32,13 +35,14 @@ from .errors import ObliviateError
 from .formatting import Formatter
 from .methods import Context, get_method_class
 from .models.loading import load_pretrained, save_pretrained
-from .models.reference import FrozenCopy
-from .models.scope import apply_scope
+from .models.reference import make_reference
+from .models.scope import is_adapter_dir, load_adapter_model, save_model, scope_model
 from .models.tiny import build_tiny_model, train_tokenizer
 from .records import BenchmarkData
 from .training import TrainResult, make_accelerator, train
 
 MODEL_ROLES = ("target", "retain", "unlearned")
+RETAIN_VALUES = "retain_values.json"  # eval/retain/: what other models' metrics compare against
 
 
 # ---- files -------------------------------------------------------------------------------
@@ -102,7 +106,7 @@ class Run:
 
     def _home(self, stage_or_role: str) -> Path:
         """Run dir holding a stage or model: shared stages may live in ``run.base_run``."""
-        own = ("unlearn", "eval_unlearned", "unlearned")
+        own = ("unlearn", "eval_unlearned", "unlearned", "localize")
         return self.dir if stage_or_role in own else self.shared
 
     def model_dir(self, role: str) -> Path:
@@ -127,12 +131,26 @@ class Run:
     def formatter(self, tokenizer) -> Formatter:
         return Formatter(tokenizer, self.cfg.model.template, self.cfg.model.max_length)
 
-    def load(self, role: str):
-        """Load a saved stage model (or the base model) with the Auto classes."""
+    def load(self, role: str, keep_adapter: bool = False):
+        """Load a saved stage model (or the base model) with the Auto classes.
+
+        A LoRA stage saved without ``merge`` is an adapter directory: base + adapter, merged
+        in memory unless ``keep_adapter`` (a LoRA scope then continues that adapter).
+        """
         path = self.model_dir(role) if role != "base" or self._is_tiny else None
         src = path if path is not None else self.cfg.model.name_or_path
-        model, tok = load_pretrained(src, self.cfg.model.dtype, self.cfg.model.trust_remote_code)
+        mcfg = self.cfg.model
+        if path is not None and is_adapter_dir(path):
+            model, tok = load_adapter_model(
+                path, mcfg.dtype, mcfg.trust_remote_code, keep=keep_adapter
+            )
+        else:
+            model, tok = load_pretrained(src, mcfg.dtype, mcfg.trust_remote_code)
         return model.to(self.device), tok
+
+    def _base_src(self) -> str:
+        """Where the base model comes from (recorded as the base of a fine-tune adapter)."""
+        return str(self.model_dir("base")) if self._is_tiny else self.cfg.model.name_or_path
 
     @property
     def _is_tiny(self) -> bool:
@@ -148,9 +166,13 @@ class Run:
         return fingerprint("finetune", role, self.fp_base(), ft, self.cfg.run.seed)
 
     def fp_unlearn(self) -> str:
+        from .generate.store import generated_fingerprint
+
+        kind = get_method_class(self.cfg.unlearn.method).needs_generated
         return fingerprint(
-            "unlearn", self.fp_finetune("target"), to_dict(self.cfg)["unlearn"], self.cfg.run.seed
-        )
+            "unlearn", self.fp_finetune("target"), to_dict(self.cfg)["unlearn"], self.cfg.run.seed,
+            *generated_fingerprint(self.dir, kind),
+        )  # fmt: skip
 
     def fp_model(self, role: str) -> str:
         return self.fp_unlearn() if role == "unlearned" else self.fp_finetune(role)
@@ -189,7 +211,9 @@ class Run:
         fmt = self.formatter(tok)
         records = self.data.finetune if role == "target" else self.data.finetune_retain
         encoded = [fmt.encode_record(r) for r in records]
-        apply_scope(model, self.cfg.finetune.scope, self.cfg.finetune.layers)
+        model = scope_model(
+            model, self.cfg.finetune, "finetune", self.cfg.run.seed, self._base_src()
+        ).model
 
         def sft(m, batch):
             from .methods.base import forward_logits
@@ -204,21 +228,27 @@ class Run:
             model, sft, encoded, self.cfg.finetune, fmt.pad_id, self.cfg.run.seed,
             log_path=log, desc=f"finetune {role}",
         )  # fmt: skip
-        save_pretrained(model, tok, self.model_dir(role))
+        save_model(model, tok, self.model_dir(role), self.cfg.finetune.merge)
         info = {"training": result.summary(), "seconds": result.seconds}
         self._finish(f"finetune_{role}", fp, info)
         return info
 
     def stage_unlearn(self) -> dict[str, Any]:
         """Unlearn the target model with the configured method and scope."""
+        kind = get_method_class(self.cfg.unlearn.method).needs_generated
+        if kind:  # generated training data first: its hash is part of the fingerprint
+            self.stage_generate(kind)
         fp = self.fp_unlearn()
         done = self._finished("unlearn", fp)
         if done:
             return done
         self.stage_finetune("target")
         ucfg = self.cfg.unlearn
-        method = get_method_class(ucfg.method)(dict(ucfg.params))
-        model, tok = self.load("target")
+        method_cls, params = get_method_class(ucfg.method), dict(ucfg.params)
+        if method_cls.needs_region and not params.get("region_file"):
+            params["region_file"] = str(self.stage_localize())
+        method = method_cls(params)
+        model, tok = self.load("target", keep_adapter=ucfg.scope == "lora")
         fmt = self.formatter(tok)
         t0 = time.perf_counter()
         forget = method.build_forget(self.data.forget, fmt, self.data)
@@ -230,15 +260,20 @@ class Run:
                     f"method {ucfg.method!r} needs retain data; benchmark "
                     f"{self.cfg.benchmark.name!r} has none (set unlearn.params.retain_loss=none)"
                 )
-        reference = FrozenCopy(model) if method.needs_reference_model() else None
+        # the scope goes before prepare: a method may narrow it (rmu, memflex)
+        scoped = scope_model(
+            model, ucfg, "unlearn", self.cfg.run.seed, str(self.model_dir("target"))
+        )
+        model = scoped.model
+        # LoRA: the adapter-disabled base (or adapter snapshot), never a second copy (SPEC 3.0)
+        reference = make_reference(scoped) if method.needs_reference_model() else None
         ctx = Context(fmt, forget, retain or [], reference, device=self.device,
                       batch_size=self.cfg.eval.batch_size, data=self.data,
                       seed=self.cfg.run.seed, load_model=lambda r: self.load(r)[0])  # fmt: skip
         method.prepare(model, ctx)
         prepare_s = time.perf_counter() - t0
-        apply_scope(model, ucfg.scope, ucfg.layers)
         if not method.trains:
-            save_pretrained(model, tok, self.model_dir("unlearned"))
+            save_model(model, tok, self.model_dir("unlearned"), ucfg.merge)
             info = {"method": ucfg.method, "prepare_seconds": round(prepare_s, 3),
                     "seconds": prepare_s, "training": {"steps": 0, "trainable_params": 0}}  # fmt: skip
             self._finish("unlearn", fp, info)
@@ -258,15 +293,58 @@ class Run:
             after_step=after_step, before_step=lambda m: method.before_step(m, ctx),
             accelerator=acc,
         )  # fmt: skip
-        save_pretrained(acc.unwrap_model(model), tok, self.model_dir("unlearned"))
+        save_model(acc.unwrap_model(model), tok, self.model_dir("unlearned"), ucfg.merge)
         info = {
             "method": ucfg.method,
             "training": result.summary(),
+            "reference": getattr(reference, "kind", "none"),
             "prepare_seconds": round(prepare_s, 3),
             "seconds": result.seconds + prepare_s,
         }
         self._finish("unlearn", fp, info)
         return info
+
+    def stage_localize(self) -> Path:
+        """MemFlex localisation (SPEC 4.1) of the target model under the unlearn scope.
+
+        Writes ``localize/region.json`` (the selected tensor names plus every candidate's cosine
+        and gradient magnitude); thresholds come from ``unlearn.params`` (e.g. ``sim_thresh``).
+        """
+        from .localize import LocalizeParams, localize
+
+        ucfg = self.cfg.unlearn
+        lp = LocalizeParams.from_params(dict(ucfg.params))
+        scope_keys = {k: v for k, v in to_dict(self.cfg)["unlearn"].items()
+                      if k in ("scope", "layers", "region_file") or k.startswith("lora_")}  # fmt: skip
+        fp = fingerprint("localize", self.fp_finetune("target"), scope_keys, lp, self.cfg.run.seed)
+        path = self.dir / "localize" / "region.json"
+        if self._finished("localize", fp) and path.is_file():
+            return path
+        self.stage_finetune("target")
+        t0 = time.perf_counter()
+        model, tok = self.load("target", keep_adapter=ucfg.scope == "lora")
+        model = scope_model(
+            model, ucfg, "unlearn", self.cfg.run.seed, str(self.model_dir("target"))
+        ).model
+        fmt = self.formatter(tok)
+        forget = [fmt.encode_record(r) for r in self.data.forget]
+        retain = [fmt.encode_record(r) for r in self.data.retain]
+        if not retain:
+            raise ObliviateError(
+                f"localisation needs retain data; benchmark {self.cfg.benchmark.name!r} has none"
+            )
+        region = localize(model, forget, retain, fmt, lp, self.device, self.cfg.eval.batch_size)
+        write_json(path, region.to_json())
+        seconds = round(time.perf_counter() - t0, 3)
+        self._finish("localize", fp, {"seconds": seconds, "selected": len(region.names),
+                                      "candidates": len(region.stats)})  # fmt: skip
+        return path
+
+    def stage_generate(self, kind: str, force: bool = False) -> list[dict[str, Any]]:
+        """Generated training data (SPEC 5) in ``generated/<kind>.jsonl``: read, or made now."""
+        from .generate.store import ensure_generated
+
+        return ensure_generated(self, kind, force=force)
 
     def _fresh_log(self, stage: str) -> Path:
         path = self.dir / "logs" / f"{stage}.jsonl"
@@ -286,6 +364,7 @@ class Run:
 
     def stage_eval(self, roles: list[str] | None = None) -> dict[str, Any]:
         """Evaluate each model on the suite; forget quality uses the retain model's values."""
+        from .eval.generation import make_generator
         from .eval.suites import get_suite
         from .eval.suites.base import EvalContext
 
@@ -297,14 +376,26 @@ class Run:
         order = sorted(set(roles) | ({"retain"} if needs_retain else set()),
                        key=lambda r: (r != "retain", MODEL_ROLES.index(r)))  # fmt: skip
         per_model: dict[str, dict[str, Any]] = {}
-        retain_tr: list[float] | None = None
+        # the retain model's values other models' metrics compare against (retain_values.json):
+        # per-item forget truth ratios (forget quality), per-item NLL (Reference MIA), its MIA
+        # AUC (privleak). Suites without ``retain_values`` take the forget truth ratios alone.
+        full_values = hasattr(suite, "retain_values")
+        retain_vals: dict[str, Any] | None = None
+        external_tr = self.cfg.eval.retain_tr_file
+        if external_tr:  # the retain model's forget truth ratios from a file or another run
+            from .eval.suites.tofu import read_retain_truth_ratios
+
+            # a run directory (its RETAIN_VALUES), a retain_values.json, a list, an OU eval log
+            retain_vals = {"forget/truth_ratio": read_retain_truth_ratios(external_tr)}
         for role in order:
             self.ensure_model(role)
+            values: dict[str, Any] | None = None
             fp = fingerprint("eval", self.fp_model(role), ecfg)
             out_dir = self.eval_dir(role)
             done = self._finished(f"eval_{role}", fp)
             if done:
-                results_items = read_json(out_dir / "forget_tr.json") if role == "retain" else None
+                if role == "retain" and (out_dir / RETAIN_VALUES).is_file():
+                    values = read_json(out_dir / RETAIN_VALUES)
                 metrics = read_json(out_dir / "metrics.json")
                 self.timings[f"eval_{role}"] = done.get("seconds", 0.0)
             else:
@@ -312,20 +403,36 @@ class Run:
                 model, tok = self.load(role)
                 ctx = EvalContext(
                     model, tok, self.formatter(tok), self.cfg.eval.batch_size,
-                    self.cfg.eval.max_new_tokens, self.device,
+                    self.cfg.eval.max_new_tokens, self.device, config=self.cfg.eval,
+                    generator=make_generator(
+                        self.cfg.eval.backend, model, tok, self.cfg.eval.batch_size, self.device,
+                        str(self.model_dir(role)), self.cfg.model.dtype,
+                    ),
+                    load_model=self._load_any, role=role,
                 )  # fmt: skip
                 if role == "unlearned":  # in-context methods prompt the unlearned model
                     method = get_method_class(self.cfg.unlearn.method)(
                         dict(self.cfg.unlearn.params)
                     )
+                    method.prepare_eval(self.data)
                     ctx.prefix = method.eval_prefix
                 results = suite.evaluate(self.data, ctx, list(self.cfg.eval.sets) or None)
-                if role == "retain" and "forget" in results:
-                    results_items = [r["truth_ratio"] for r in results["forget"].items]
-                    write_json(out_dir / "forget_tr.json", results_items)
-                metrics = suite.aggregate(results, retain_tr if role != "retain" else None)
+                if role == "retain":
+                    values = (suite.retain_values(results) if full_values else
+                              {"forget/truth_ratio": [r["truth_ratio"] for r in
+                                                      results["forget"].items]}
+                              if "forget" in results else {})  # fmt: skip
+                    write_json(out_dir / RETAIN_VALUES, values)
+                against = values if role == "retain" else retain_vals
+                metrics = suite.aggregate(
+                    results, against if full_values else (against or {}).get("forget/truth_ratio")
+                )
                 if role == "retain" and "forget" in results:
                     metrics["forget_quality"] = 1.0  # KS of a sample against itself
+                if self.cfg.eval.lm_eval.tasks:
+                    from .eval.lmeval import run_lm_eval
+
+                    metrics |= run_lm_eval(model, tok, self.cfg.eval.lm_eval, self.device)
                 for name, res in results.items():
                     write_jsonl(out_dir / f"{name}.jsonl", res.items)
                 write_json(out_dir / "metrics.json", metrics)
@@ -334,10 +441,17 @@ class Run:
                 self._finish(f"eval_{role}", fp, {"seconds": seconds})
                 del model
             if role == "retain":
-                retain_tr = results_items
+                retain_vals = {**(values or {}), **(retain_vals or {})}
             if role in roles:
                 per_model[role] = metrics
         return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
+
+    def _load_any(self, name: str):
+        """A run role's model (target, retain, unlearned) or a hub id / path, on the device."""
+        if name in MODEL_ROLES:
+            return self.load(name)
+        model, tok = load_pretrained(name, self.cfg.model.dtype, self.cfg.model.trust_remote_code)
+        return model.to(self.device), tok
 
     def run_all(self) -> dict[str, Any]:
         """finetune target → finetune retain → unlearn → eval all → metrics.json → report."""

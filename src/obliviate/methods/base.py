@@ -63,6 +63,10 @@ class Method:
     Params: ClassVar[type] = NoParams
     needs_retain: ClassVar[bool] = False
     trains: ClassVar[bool] = True  # False: no weight update (e.g. in-context unlearning)
+    # generated training data the run provides in data.extras["generated"][kind] before
+    # build_forget ("relearn", "meow"; see obliviate.generate.store); "" = none
+    needs_generated: ClassVar[str] = ""
+    needs_region: ClassVar[bool] = False  # True: train only a localised region (MemFlex)
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.validate_params(params or {})
@@ -122,6 +126,9 @@ class Method:
     def eval_prefix(self, record: Any) -> str:
         """Text prepended to the user message of every eval prompt (in-context unlearning)."""
         return ""
+
+    def prepare_eval(self, data: Any) -> None:
+        """Called with the benchmark before ``eval_prefix`` is used (e.g. to read the targets)."""
 
     def loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context

@@ -28,8 +28,20 @@ def headline_columns(benchmark: str) -> list[str]:
     return list(get_suite(BENCHMARKS[benchmark].suite).headline)
 
 
-def markdown_table(rows: list[tuple[str, dict[str, Any]]], columns: list[str]) -> str:
-    head = "| model | " + " | ".join(columns) + " |"
+def column_labels(benchmark: str) -> dict[str, str]:
+    """The paper's column names for metric keys (SPEC 7), where the suite gives them."""
+    from ..benchmarks import BENCHMARKS
+    from ..eval.suites import get_suite
+
+    return dict(getattr(get_suite(BENCHMARKS[benchmark].suite), "labels", {}))
+
+
+def markdown_table(
+    rows: list[tuple[str, dict[str, Any]]],
+    columns: list[str],
+    labels: dict[str, str] | None = None,
+) -> str:
+    head = "| model | " + " | ".join((labels or {}).get(c, c) for c in columns) + " |"
     sep = "|---|" + "---|" * len(columns)
     body = ["| " + label + " | " + " | ".join(_fmt(m.get(c)) for c in columns) + " |"
             for label, m in rows]  # fmt: skip
@@ -65,7 +77,7 @@ def render_report(run_dirs: list[Path]) -> str:
         rows += [(f"{m['method']} ({d.name})", m["models"]["unlearned"])
                  for d, m in all_metrics if "unlearned" in m["models"]]  # fmt: skip
         title = f"# {benchmark}: {len(all_metrics)} runs"
-    lines = [title, "", markdown_table(rows, columns), ""]
+    lines = [title, "", markdown_table(rows, columns, column_labels(benchmark)), ""]
     timings = all_metrics[0][1].get("timings")
     if len(all_metrics) == 1 and timings:
         lines += ["Stage timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()), ""]

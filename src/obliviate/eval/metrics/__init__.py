@@ -1,6 +1,9 @@
 """Pure evaluation metrics (numbers or strings in, numbers out) and their registry.
 
-Implementations: ``rouge``, ``tofu``, ``knowundo``, ``mia``, ``memorisation`` (SPEC 6).
+Implementations: ``rouge``, ``tofu``, ``knowundo``, ``mia``, ``memorisation``, ``meow``,
+``linguistic``, ``kfr_krr`` (SPEC 6); model-side passes: ``eval.gradnorm``,
+``eval.memorisation_gen``, ``eval.memo``, ``eval.kfr_krr``, ``eval.lmeval``. Which of them an
+evaluation computes is chosen with ``eval.metrics`` (``eval.suites.plan``).
 """
 
 from __future__ import annotations
@@ -147,6 +150,69 @@ _ENTRIES = (
         "extraction_strength",
         "ES = 1 − k*/n, k* = first index of the all-correct suffix; 0 if none (OU: 1/n)",
         "Wang et al. 2025; OU extraction_strength (SPEC 6.5, 8 #6)",
+    ),
+)
+
+_ENTRIES += (
+    MetricInfo(
+        "mia_gradnorm",
+        "GradNorm MIA score = mean over parameter tensors of ‖∇(−mean_t lp_t)‖₂, EOS excluded, bs 1",
+        "Maini et al. 2024 / MIMIR; OU GradNormAttack (SPEC 6.4)",
+    ),
+    MetricInfo(
+        "memorisation_accuracy",
+        "MEOW MA = (1/(n−1)) Σ_{i≥1} 1[greedy next token after (q, a_<i) = a_i] (one forced pass)",
+        "MEOW (Gu et al. 2024) memo/ma.py (SPEC 6.5)",
+    ),
+    MetricInfo(
+        "extraction_likelihood",
+        "MEOW EL = mean_{i=1}^{n−2} |words(gen_i) ∩ words(a)| / |words(gen_i)|, gen_i from (q, a_<i)",
+        "MEOW (Gu et al. 2024) memo/el.py (SPEC 6.5)",
+    ),
+    MetricInfo(
+        "memo",
+        "MEOW MEMO = mean_j ROUGE-1 precision(a[j:], greedy(q + ' ' + a[:j])), j = 1, 6, 11, ...",
+        "MEOW (Gu et al. 2024) memo/memo.py (SPEC 6.5, 5.2)",
+    ),
+    MetricInfo(
+        "brunet_index",
+        "Brunet BI = N^(V^−0.165) over lowercased word tokens (1000 if N = 0), mean over outputs",
+        "ReLearn evals/evaluate.py calculate_BI (SPEC 6.6)",
+    ),
+    MetricInfo(
+        "honore_statistic",
+        "Honoré HS = min(100 ln N / (1 − V₁/V + 0.1), 1e6) (0 if N ≤ 1), mean over outputs",
+        "ReLearn evals/evaluate.py calculate_honores_statistic (SPEC 6.6)",
+    ),
+    MetricInfo(
+        "rttr",
+        "root type-token ratio V / √N over lowercased word tokens, mean over outputs",
+        "ReLearn evals/evaluate.py calculate_rttr (SPEC 7 TTR_F/R)",
+    ),
+    MetricInfo(
+        "linguistic_score",
+        "LS = 3 / (1/PPL' + 1/BI' + 1/HS'), PPL' = 1/(1+PPL), BI' = 1/(1+BI), HS' = HS/(1+HS) of means",
+        "ReLearn evals/evaluate.py compute_as + as_mean (SPEC 6.6)",
+    ),
+    MetricInfo(
+        "fluency_entropy",
+        "RWKU fluency = mean over outputs of ½ Σ_{n=2,3} w_n H_n, w = (2/3, 4/3), H in bits",
+        "RWKU eval_fluency compute_n_gram_entropy (SPEC 6.3)",
+    ),
+    MetricInfo(
+        "kfr",
+        "KFR = mean 1[NLI = contradiction ∨ E ≤ c], c = 0.5 if |ent_gt| ≤ 3 else 0.3",
+        "ReLearn evals/evaluate.py compute_kfr (SPEC 6.6)",
+    ),
+    MetricInfo(
+        "krr",
+        "KRR = mean 1[NLI ≠ contradiction ∧ E ≥ 0.3], E = entity matches (cos ≥ 0.8) / |ent_gt|",
+        "ReLearn evals/evaluate.py compute_krr (SPEC 6.6)",
+    ),
+    MetricInfo(
+        "lm_eval",
+        "any lm-evaluation-harness task (eval.lm_eval.tasks), keys lmeval/<task>/<metric>",
+        "EleutherAI lm-evaluation-harness simple_evaluate (optional extra lmeval)",
     ),
 )
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from ...errors import ObliviateError
+from .knowundo import KnowUnDoSuite
+from .rwku import RWKUSuite
 from .synthkb import SynthKBSuite
+from .tofu import TOFUSuite
 
-SUITES = {"synthkb": SynthKBSuite}
+SUITES = {"synthkb": SynthKBSuite, "tofu": TOFUSuite, "knowundo": KnowUnDoSuite, "rwku": RWKUSuite}
 
 
 def get_suite(name: str):

@@ -1,10 +1,22 @@
-"""The synthkb suite: TOFU-style metrics on forget, forget-val, retain, neighbour and world sets.
+"""The synthkb suite: TOFU-style metrics on forget, forget-val, retain, neighbour and world sets,
+plus (on request) held-out people, RWKU-style probes, biographies and every metric of
+:mod:`.plan`.
 
 Model utility is the harmonic mean of nine values, mirroring TOFU's nine (SPEC 6.1) with the
 neighbour set in the place of TOFU's real authors: retain prob / ROUGE-L recall / truth ratio,
 neighbour normalised prob / ROUGE-L recall / truth ratio, world normalised prob / ROUGE-L
 recall / truth ratio. Forget quality is the KS-test p-value between the model's and the retain
 model's per-item forget truth ratios.
+
+Membership inference (SPEC 6.4): ``forget_mia`` compares the forget answers (members: trained
+on) with the ``holdout`` answers (QA about held-out people, same templates, never trained on);
+``bio_mia`` compares the forget people's biographies with the held-out people's (the facts were
+trained on as QA, the biography wording never). Asking for an MIA metric on ``forget`` adds the
+``holdout`` set (scored only, for the same attacks).
+
+Sets: the five defaults; ``holdout``; ``forget_fb`` / ``forget_qa`` / ``forget_aa`` (the forget
+people's fill-in-the-blank, question and adversarial probes, answered with the bare value);
+``mia_member`` / ``mia_nonmember`` (biographies); ``eval.sets=[all]`` takes every one.
 """
 
 from __future__ import annotations
@@ -14,7 +26,15 @@ from typing import Any
 from ...errors import ObliviateError
 from ...records import BenchmarkData
 from ..metrics import tofu
-from .base import EvalContext, SetResult, evaluate_qa_set
+from .base import (
+    EvalContext,
+    SetResult,
+    evaluate_passage_set,
+    evaluate_qa_set,
+    mia_pair_metrics,
+    retain_values,
+)
+from .plan import parse_plan
 
 # set name -> truth-ratio aggregator (TOFU: forget closer-to-1, others true-better)
 QA_SETS: dict[str, str] = {
@@ -23,6 +43,18 @@ QA_SETS: dict[str, str] = {
     "retain": "true_better",
     "neighbor": "true_better",
     "world": "true_better",
+}
+EXTRA_QA_SETS: dict[str, str] = {
+    "holdout": "closer_to_1",
+    "forget_fb": "closer_to_1",
+    "forget_qa": "closer_to_1",
+    "forget_aa": "closer_to_1",
+}
+PASSAGE_SETS = ("mia_member", "mia_nonmember")
+ALL_SETS = [*QA_SETS, *EXTRA_QA_SETS, *PASSAGE_SETS]
+MIA_PAIRS: dict[str, tuple[str, str]] = {
+    "forget_mia": ("forget", "holdout"),
+    "bio_mia": ("mia_member", "mia_nonmember"),
 }
 UTILITY_COMPONENTS = [
     "retain/prob",
@@ -48,6 +80,18 @@ HEADLINE = [
 ]
 
 
+def _set_names(sets: list[str] | None, default: list[str]) -> list[str]:
+    names = list(sets or default)
+    if "all" in names:
+        names = ALL_SETS
+    unknown = [s for s in names if s not in ALL_SETS]
+    if unknown:
+        raise ObliviateError(
+            f"eval.sets: {unknown} not in the synthkb suite; accepted: all, {', '.join(ALL_SETS)}"
+        )
+    return names
+
+
 class SynthKBSuite:
     name = "synthkb"
     headline = HEADLINE
@@ -56,28 +100,44 @@ class SynthKBSuite:
     def evaluate(
         self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
     ) -> dict[str, SetResult]:
-        """Evaluate each requested set; returns per-set results keyed by set name."""
-        names = sets or self.default_sets
-        unknown = [s for s in names if s not in QA_SETS]
-        if unknown:
-            raise ObliviateError(
-                f"eval.sets: {unknown} not in the synthkb suite; accepted: {', '.join(QA_SETS)}"
-            )
-        return {
-            name: evaluate_qa_set(data.eval_sets[name].records, ctx, QA_SETS[name])  # type: ignore[arg-type]
-            for name in names
-        }
+        """Evaluate each requested set with the metrics of ``eval.metrics``; per-set results."""
+        names = _set_names(sets, self.default_sets)
+        plan = parse_plan(list(ctx.option("metrics", [])), ALL_SETS)
+        wanted = {name: plan.on(name) for name in names}
+        for members, others in MIA_PAIRS.values():  # the non-member side runs the same attacks
+            attacks = plan.mia_attacks(members) if members in names else []
+            if attacks:
+                wanted[others] = wanted.get(others, frozenset()) | frozenset(attacks)
+        results: dict[str, SetResult] = {}
+        for name, want in wanted.items():
+            records = data.eval_sets[name].records
+            if name in PASSAGE_SETS:
+                results[name] = evaluate_passage_set(records, ctx, want)  # type: ignore[arg-type]
+            else:
+                aggregator = {**QA_SETS, **EXTRA_QA_SETS}[name]
+                results[name] = evaluate_qa_set(records, ctx, aggregator, metrics=want)  # type: ignore[arg-type]
+        return results
+
+    def retain_values(self, results: dict[str, SetResult]) -> dict[str, Any]:
+        """What other models' metrics need from the retain model (see ``base.retain_values``)."""
+        return retain_values(results, MIA_PAIRS)
 
     def aggregate(
-        self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
+        self, results: dict[str, SetResult], retain: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """Flatten to ``<set>/<metric>`` keys and add forget quality and model utility."""
+        """Flatten to ``<set>/<metric>`` keys; add forget quality (against the retain model's
+        forget truth ratios), MIA AUCs / privleak and model utility."""
         flat: dict[str, Any] = {
             f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
         }
-        if "forget" in results and retain_forget_tr:
-            trs = [row["truth_ratio"] for row in results["forget"].items]
-            flat["forget_quality"] = tofu.forget_quality(trs, retain_forget_tr)
+        forget = results.get("forget")
+        retain_tr = (retain or {}).get("forget/truth_ratio")
+        if forget is not None and retain_tr and "forget_quality" in forget.wanted:
+            trs = [row["truth_ratio"] for row in forget.items]
+            flat["forget_quality"] = tofu.forget_quality(trs, retain_tr)
+        for pair, (members, others) in MIA_PAIRS.items():
+            if members in results and others in results:
+                flat |= mia_pair_metrics(pair, members, others, results, retain)
         if all(k in flat for k in UTILITY_COMPONENTS):
             flat["model_utility"] = tofu.model_utility({k: flat[k] for k in UTILITY_COMPONENTS})
         return flat

@@ -1,0 +1,314 @@
+"""RWKU (Jin et al. 2024), HF ``jinzhuoran/RWKU``: real-world targets, probes and utility sets.
+
+SPEC 2.3. ``benchmark.targets`` picks targets by their 1-based position in ``forget_target``
+(the order RWKU numbers ``Target/{i}_{Name}``): ``"1"`` is the single-target setting, ``"1-10"``
+(inclusive) or ``"1,4,7"`` the batch setting (one unlearning run over all of them; the suite
+averages per target). Every other table is filtered to rows whose ``subject`` is a target.
+
+Forget corpus (``benchmark.corpus``; ``benchmark.corpus_model`` = ``llama3`` | ``phi3``):
+
+- ``positive``: ``train_positive_<model>`` bios, raw text (GA, NPO);
+- ``passage``: ``train_original_passage`` Wikipedia passages, raw text (GA*);
+- ``pair``: ``train_pair_<model>``: ``QAItem(prompt, answer=real bio,
+  meta={"preferred": fabricated bio})``, also in ``extras["pairs"]`` (DPO);
+- ``refusal``: ``train_refusal_<model>``: ``QAItem(instruction [+ "\\n" + input], refusal)``,
+  also in ``extras["refusals"]`` (RT).
+
+Eval sets: ``forget_fb`` / ``forget_qa`` / ``forget_aa`` (levels 1-3), ``neighbor_fb`` /
+``neighbor_qa``, ``mia_forget`` / ``mia_retain`` (raw text), and utility ``utility_gen`` (MMLU),
+``utility_rea`` (BBH), ``utility_tru`` (TruthfulQA), ``utility_fac`` (TriviaQA), ``utility_flu``
+(AlpacaEval instructions). Utility rows are deduplicated across targets (they measure the model,
+not the target). RWKU has no retain-train set: ``retain`` is empty.
+
+RWKU unlearns a model that already knows the targets (``finetune.enabled=false``). For the tiny
+offline model, ``finetune`` stands in for pretraining: forget and neighbour FB/QA probes in their
+eval prompts, the ``mia_forget`` texts and the forget corpus when it is text (never
+``mia_retain`` nor the adversarial probes).
+
+The hub repository holds every config as one file under ``All/`` (``HUB_FILES``); a clone of it is
+a valid ``benchmark.path``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..config import BenchmarkConfig
+from ..errors import ObliviateError, did_you_mean
+from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
+from .hub import Row, Schema, read_table
+
+REPO = "jinzhuoran/RWKU"
+CORPORA = ("positive", "passage", "pair", "refusal")
+CORPUS_MODELS = ("llama3", "phi3")
+# config -> (split, file in the hub repository)
+HUB_FILES: dict[str, tuple[str, str]] = {
+    "forget_target": ("train", "All/intro.json"),
+    "forget_level1": ("test", "All/forget_level1.json"),
+    "forget_level2": ("test", "All/forget_level2.json"),
+    "forget_level3": ("test", "All/forget_level3.json"),
+    "neighbor_level1": ("test", "All/neighbor_level1.json"),
+    "neighbor_level2": ("test", "All/neighbor_level2.json"),
+    "mia_forget": ("test", "All/forget_mia.json"),
+    "mia_retain": ("test", "All/retain_mia.json"),
+    "utility_general": ("test", "All/retain_mmlu.json"),
+    "utility_reason": ("test", "All/retain_bbh.json"),
+    "utility_truthfulness": ("test", "All/truthful.json"),
+    "utility_factuality": ("test", "All/triviaqa.json"),
+    "utility_fluency": ("test", "All/fluency.json"),
+    "train_original_passage": ("train", "All/passage.json"),
+    "train_positive_llama3": ("train", "All/positive.json"),
+    "train_pair_llama3": ("train", "All/pair.json"),
+    "train_refusal_llama3": ("train", "All/reject.json"),
+    "train_positive_phi3": ("train", "All/positive_phi.json"),
+    "train_pair_phi3": ("train", "All/pair_phi.json"),
+    "train_refusal_phi3": ("train", "All/reject_phi.json"),
+}
+PROBE: Schema = {"query": str, "answer": str, "level": (str, int), "type": str, "subject": str}
+SCHEMAS: dict[str, Schema] = {
+    "forget_target": {"target": str, "intro": str},
+    "mia": {"text": str, "subject": str},
+    "utility_general": {"question": str, "choices": list, "answer": int, "task": str,
+                        "examples": list, "subject": str},
+    "utility_reason": {"task": str, "cot": str, "question": str, "answer": list, "subject": str},
+    "utility_truthfulness": {"question": str, "mc1_targets": dict, "mc2_targets": dict,
+                             "subject": str},
+    "utility_factuality": {"question": str, "answers": list, "subject": str},
+    "utility_fluency": {"instruction": str, "subject": str},
+    "passage": {"text": str, "subject": str},
+    "pair": {"prompt": str, "response": list, "subject": str},
+    "refusal": {"instruction": str, "input": str, "output": str, "subject": str},
+}  # fmt: skip
+
+# ---- RWKU's evaluation prompts (SPEC 1.4): (user message, text appended after the template) ----
+FB_PROMPT = "Please complete the blank in the following question.\nQuestion: {query}\n"
+QA_PROMPT = "Please briefly answer the following question.\nQuestion: {query}\n"
+AFFIRMATIVE_PROMPT = "Please briefly answer the following question.\nQuestion: {query}"
+INCONTEXT_PROMPT = "Please briefly answer the following question.\n{query}\n"
+ANSWER_SUFFIX = "Answer:"
+
+
+def probe_prompt(rec: QAItem) -> tuple[str, str]:
+    """(user message, suffix) of a forget/neighbour probe, as RWKU ``eval_forget.py`` builds it."""
+    if rec.level == 1:
+        return FB_PROMPT.format(query=rec.question), ANSWER_SUFFIX
+    if rec.level == 3 and rec.adversarial_type == "affirmative suffix":
+        return AFFIRMATIVE_PROMPT.format(query=rec.question), ""
+    if rec.level == 3 and rec.adversarial_type == "incontext learning":
+        return INCONTEXT_PROMPT.format(query=rec.question), ANSWER_SUFFIX
+    return QA_PROMPT.format(query=rec.question), ANSWER_SUFFIX
+
+
+def parse_targets(spec: str, count: int) -> list[int]:
+    """``"3"`` -> [3]; ``"1-10"`` -> 1..10 (inclusive); ``"1,4,7"`` -> [1, 4, 7]."""
+    numbers: list[int] = []
+    for part in str(spec).replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise ObliviateError(
+                f"benchmark.targets={spec!r}: expected a target number, a range 'a-b' "
+                "(inclusive) or a comma-separated list, e.g. 1, 1-10, 1,4,7"
+            )
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        numbers += range(lo, hi + 1)
+    bad = [n for n in numbers if not 1 <= n <= count]
+    if bad:
+        raise ObliviateError(
+            f"benchmark.targets={spec!r}: target {bad[0]} is out of range; accepted: 1..{count}"
+        )
+    return list(dict.fromkeys(numbers))
+
+
+class _Reader:
+    """Reads RWKU tables, keeping the rows of the selected targets."""
+
+    def __init__(self, cfg: BenchmarkConfig, subjects: set[str] | None = None):
+        self.cfg = cfg
+        self.subjects = subjects
+
+    def rows(self, config: str, schema: Schema) -> list[Row]:
+        split, hub_file = HUB_FILES[config]
+        keep: Callable[[Row], bool] | None = None
+        if self.subjects is not None:
+            subjects = self.subjects
+            keep = lambda row: row["subject"] in subjects  # noqa: E731
+        return read_table(REPO, self.cfg.path, config, split, schema, hub_file, keep).rows
+
+
+def _probes(rows: list[Row], config: str, kind: str) -> list[QAItem]:
+    items = []
+    for i, row in enumerate(rows):
+        if str(row["level"]) not in ("1", "2", "3"):
+            raise ObliviateError(
+                f"RWKU {config} record {i}: field 'level' is {row['level']!r}; accepted: 1, 2, 3"
+            )
+        level = int(row["level"])
+        items.append(
+            QAItem(
+                question=row["query"], answer=row["answer"], subject=row["subject"],
+                id=f"{config}/{i}", kind=kind, level=level,
+                adversarial_type=row["type"] if level == 3 else None,
+                meta={"type": row["type"], **({"neighbor": row["neighbor"]} if "neighbor" in row else {})},
+            )
+        )  # fmt: skip
+    return items
+
+
+def _dedupe(records: list[Record], key: Callable[[Any], Any]) -> list[Record]:
+    seen: set[Any] = set()
+    out = []
+    for rec in records:
+        k = key(rec)
+        if k not in seen:
+            seen.add(k)
+            out.append(rec)
+    return out
+
+
+def _utility(reader: _Reader) -> dict[str, list[Record]]:
+    gen = [
+        MCItem(question=r["question"], choices=list(r["choices"]), answer=r["answer"],
+               subject=r["subject"], id=f"utility_general/{i}",
+               meta={"task": r["task"], "examples": r["examples"]})
+        for i, r in enumerate(reader.rows("utility_general", SCHEMAS["utility_general"]))
+    ]  # fmt: skip
+    rea = [
+        QAItem(question=r["question"], answer=str(r["answer"][0]) if r["answer"] else "",
+               subject=r["subject"], id=f"utility_reason/{i}", kind="bbh",
+               meta={"task": r["task"], "cot": r["cot"], "answers": [str(a) for a in r["answer"]]})
+        for i, r in enumerate(reader.rows("utility_reason", SCHEMAS["utility_reason"]))
+    ]  # fmt: skip
+    tru = []
+    for i, r in enumerate(reader.rows("utility_truthfulness", SCHEMAS["utility_truthfulness"])):
+        mc1, mc2 = r["mc1_targets"], r["mc2_targets"]
+        for name, mc in (("mc1_targets", mc1), ("mc2_targets", mc2)):
+            if not isinstance(mc.get("choices"), list) or not isinstance(mc.get("labels"), list):
+                raise ObliviateError(
+                    f"RWKU utility_truthfulness record {i}: field {name!r} needs lists "
+                    "'choices' and 'labels'"
+                )
+        if 1 not in mc1["labels"] or 0 not in mc1["labels"]:
+            raise ObliviateError(
+                f"RWKU utility_truthfulness record {i}: mc1_targets needs a true and a false choice"
+            )
+        tru.append(
+            MCItem(question=r["question"], choices=list(mc1["choices"]),
+                   answer=list(mc1["labels"]).index(1), subject=r["subject"],
+                   id=f"utility_truthfulness/{i}",
+                   meta={"mc1_labels": list(mc1["labels"]), "mc2_choices": list(mc2["choices"]),
+                         "mc2_labels": list(mc2["labels"])})
+        )  # fmt: skip
+    fac = [
+        QAItem(question=r["question"], answer=str(r["answers"][0]) if r["answers"] else "",
+               subject=r["subject"], id=f"utility_factuality/{i}", kind="triviaqa",
+               meta={"answers": [str(a) for a in r["answers"]]})
+        for i, r in enumerate(reader.rows("utility_factuality", SCHEMAS["utility_factuality"]))
+    ]  # fmt: skip
+    flu = [
+        QAItem(question=r["instruction"], answer="", subject=r["subject"],
+               id=f"utility_fluency/{i}", kind="instruction")
+        for i, r in enumerate(reader.rows("utility_fluency", SCHEMAS["utility_fluency"]))
+    ]  # fmt: skip
+    for name, recs in (("utility_reason", rea), ("utility_factuality", fac)):
+        empty = [r.id for r in recs if not r.meta["answers"]]
+        if empty:
+            raise ObliviateError(f"RWKU {name} record {empty[0]}: the reference list is empty")
+    return {
+        "utility_gen": _dedupe(gen, lambda r: (r.question, tuple(r.choices), r.answer)),
+        "utility_rea": _dedupe(rea, lambda r: (r.question, r.meta["task"])),
+        "utility_tru": _dedupe(tru, lambda r: r.question),
+        "utility_fac": _dedupe(fac, lambda r: r.question),
+        "utility_flu": _dedupe(flu, lambda r: r.question),
+    }
+
+
+def _corpus(reader: _Reader, corpus: str, model: str) -> list[Record]:
+    if corpus == "passage":
+        rows = reader.rows("train_original_passage", SCHEMAS["passage"])
+        return [Passage(r["text"], r["subject"], f"train_original_passage/{i}") for i, r in enumerate(rows)]  # fmt: skip
+    config = f"train_{corpus}_{model}"
+    if corpus == "positive":
+        rows = reader.rows(config, SCHEMAS["passage"])
+        return [Passage(r["text"], r["subject"], f"{config}/{i}") for i, r in enumerate(rows)]
+    if corpus == "pair":
+        rows = reader.rows(config, SCHEMAS["pair"])
+        out: list[Record] = []
+        for i, r in enumerate(rows):
+            resp = r["response"]
+            if len(resp) != 2 or not all(isinstance(x, str) for x in resp):
+                raise ObliviateError(
+                    f"RWKU {config} record {i}: field 'response' must be [fabricated, real] strings"
+                )
+            out.append(QAItem(question=r["prompt"], answer=resp[1], subject=r["subject"],
+                              id=f"{config}/{i}", meta={"preferred": resp[0]}))  # fmt: skip
+        return out
+    rows = reader.rows(config, SCHEMAS["refusal"])
+    return [
+        QAItem(question=r["instruction"] + ("\n" + r["input"] if r["input"] else ""),
+               answer=r["output"], subject=r["subject"], id=f"{config}/{i}", kind="refusal")
+        for i, r in enumerate(rows)
+    ]  # fmt: skip
+
+
+def _as_training(rec: QAItem) -> QAItem:
+    """A probe as the tiny model learns it: the eval prompt, then " " + answer."""
+    user, suffix = probe_prompt(rec)
+    return QAItem(question=user + suffix, answer=" " + rec.answer, subject=rec.subject,
+                  id=f"train/{rec.id}", kind=rec.kind, level=rec.level)  # fmt: skip
+
+
+def load(cfg: BenchmarkConfig) -> BenchmarkData:
+    """Map the selected RWKU targets onto the canonical records."""
+    if cfg.corpus not in CORPORA:
+        raise ObliviateError(
+            f"benchmark.corpus={cfg.corpus!r} is unknown; {did_you_mean(cfg.corpus, CORPORA)}"
+        )
+    if cfg.corpus_model not in CORPUS_MODELS:
+        raise ObliviateError(
+            f"benchmark.corpus_model={cfg.corpus_model!r} is unknown; "
+            f"{did_you_mean(cfg.corpus_model, CORPUS_MODELS)}"
+        )
+    targets_rows = _Reader(cfg).rows("forget_target", SCHEMAS["forget_target"])
+    numbers = parse_targets(cfg.targets, len(targets_rows))
+    names = [targets_rows[n - 1]["target"] for n in numbers]
+    reader = _Reader(cfg, set(names))
+    sets: dict[str, list[Record]] = {
+        "forget_fb": _probes(reader.rows("forget_level1", PROBE), "forget_level1", "fill_blank"),
+        "forget_qa": _probes(reader.rows("forget_level2", PROBE), "forget_level2", "question"),
+        "forget_aa": _probes(reader.rows("forget_level3", PROBE), "forget_level3", "adversarial"),
+        "neighbor_fb": _probes(reader.rows("neighbor_level1", PROBE), "neighbor_level1", "neighbor"),
+        "neighbor_qa": _probes(reader.rows("neighbor_level2", PROBE), "neighbor_level2", "neighbor"),
+        "mia_forget": [Passage(r["text"], r["subject"], f"mia_forget/{i}")
+                       for i, r in enumerate(reader.rows("mia_forget", SCHEMAS["mia"]))],
+        "mia_retain": [Passage(r["text"], r["subject"], f"mia_retain/{i}")
+                       for i, r in enumerate(reader.rows("mia_retain", SCHEMAS["mia"]))],
+    }  # fmt: skip
+    sets.update(_utility(reader))
+    for name in ("forget_fb", "forget_qa", "forget_aa"):
+        if not sets[name]:
+            raise ObliviateError(f"RWKU: no {name} probes for targets {names}")
+    forget = _corpus(reader, cfg.corpus, cfg.corpus_model)
+    if not forget:
+        raise ObliviateError(f"RWKU: the {cfg.corpus} corpus has no rows for targets {names}")
+    probes = [*sets["forget_fb"], *sets["forget_qa"], *sets["neighbor_fb"], *sets["neighbor_qa"]]
+    stand_in = [_as_training(p) for p in probes]  # type: ignore[arg-type]
+    corpus_text = [r for r in forget if isinstance(r, Passage)]
+    corpus_text += [Passage(r.answer, r.subject, r.id) for r in forget
+                    if isinstance(r, QAItem) and "preferred" in r.meta]  # fmt: skip
+    neighbours = [_as_training(p) for p in [*sets["neighbor_fb"], *sets["neighbor_qa"]]]
+    extras: dict[str, Any] = {"forget_names": names, "targets": numbers, "corpus": cfg.corpus}
+    if cfg.corpus == "pair":
+        extras["pairs"] = list(forget)
+    if cfg.corpus == "refusal":
+        extras["refusals"] = list(forget)
+    return BenchmarkData(
+        name="rwku",
+        finetune=[*stand_in, *sets["mia_forget"], *corpus_text],
+        finetune_retain=neighbours,
+        forget=forget,
+        retain=[],
+        eval_sets={name: EvalSet(name, recs) for name, recs in sets.items()},
+        extras=extras,
+    )

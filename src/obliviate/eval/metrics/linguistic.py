@@ -1,0 +1,211 @@
+"""Linguistic quality of generations: ReLearn's linguistic score and RWKU's fluency entropy.
+
+ReLearn (SPEC 6.6; zjunlp/unlearn ``evals/evaluate.py``), per response, over lowercased word
+tokens (N tokens, V types, V₁ hapaxes):
+
+- PPL = exp(mean NLL of the response given the query) under a scorer model (ReLearn: the original
+  chat model); computed by the caller, averaged here (NaN skipped).
+- Brunet's index BI = N^(V^−0.165) (1000 when N = 0).
+- Honoré's statistic HS = min(100·ln N / (1 − V₁/V + 0.1), 1e6) (0 when N ≤ 1).
+- RTTR = V / √N (0 when N = 0), reported as ``TTR`` by ReLearn.
+
+Set level: average each over responses, transform the *means* (PPL' = 1/(1+PPL),
+BI' = 1/(1+BI), HS' = HS/(1+HS), i.e. ReLearn's sigmoid(∓log x)) and combine:
+LS = 3 / (1/PPL' + 1/BI' + 1/HS') (harmonic; the arithmetic mean is also reported).
+
+RWKU fluency (SPEC 6.3; RWKU ``eval_fluency``): per output ½·Σ_{n∈{2,3}} w_n·H_n with
+w = (2/3, 4/3) and H_n the entropy in bits of the output's word n-gram frequencies (case kept);
+the set value is the mean over outputs (RWKU's table shows it ×100).
+
+Word tokenizer: both peers use NLTK ``word_tokenize``; NLTK is not a dependency, so
+:func:`word_tokenize` reimplements its Penn-Treebank rules with regular expressions: sentences are
+split after ``.``/``!``/``?`` followed by white space (punkt, minus its abbreviation list),
+then each sentence gets NLTK's quote, punctuation, bracket and contraction rules (the final
+period of each sentence split off; ``n't``, ``'s``, ``'ll``... split; commas split unless
+followed by a digit; ``@ # $ % & ; ? ! *`` split). Known difference: punkt keeps abbreviations
+such as "Dr." in one sentence; here "Dr. Smith" ends a sentence, so "." is split off.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from obliviate.errors import ObliviateError
+
+# ---- NLTK word_tokenize, re-expressed (nltk.tokenize.destructive.NLTKWordTokenizer) ---------
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_STARTING_QUOTES = [
+    (re.compile(r"([«“‘„]|[`]+)"), r" \1 "),
+    (re.compile(r'^"'), r"``"),
+    (re.compile(r"(``)"), r" \1 "),
+    (re.compile(r"([ (\[{<])(\"|\'{2})"), r"\1 `` "),
+    (re.compile(r"(?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b"), r"\1 \2"),
+]
+_ENDING_QUOTES = [
+    (re.compile(r"([»”’])"), r" \1 "),
+    (re.compile(r"''"), " '' "),
+    (re.compile(r'"'), " '' "),
+    (re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') "), r"\1 \2 "),
+    (re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r"\1 \2 "),
+]
+_PUNCTUATION = [
+    (re.compile(r"([^\.])(\.)([\]\)}>\"\']*)\s*$"), r"\1 \2 \3 "),
+    (re.compile(r"([:,])([^\d])"), r" \1 \2"),
+    (re.compile(r"([:,])$"), r" \1 "),
+    (re.compile(r"\.{2,}"), r" \g<0> "),
+    (re.compile(r"[;@#$%&]"), r" \g<0> "),
+    (re.compile(r"[?!]"), r" \g<0> "),
+    (re.compile(r"([^'])' "), r"\1 ' "),
+    (re.compile(r"[*]"), r" \g<0> "),
+    (re.compile(r"[\]\[\(\)\{\}\<\>]"), r" \g<0> "),
+    (re.compile(r"--"), r" -- "),
+]
+_CONTRACTIONS = [
+    re.compile(p)
+    for p in (
+        r"(?i)\b(can)(?#X)(not)\b",
+        r"(?i)\b(d)(?#X)('ye)\b",
+        r"(?i)\b(gim)(?#X)(me)\b",
+        r"(?i)\b(gon)(?#X)(na)\b",
+        r"(?i)\b(got)(?#X)(ta)\b",
+        r"(?i)\b(lem)(?#X)(me)\b",
+        r"(?i)\b(more)(?#X)('n)\b",
+        r"(?i)\b(wan)(?#X)(na)(?=\s)",
+        r"(?i) ('t)(?#X)(is)\b",
+        r"(?i) ('t)(?#X)(was)\b",
+    )
+]
+
+
+def _treebank(sentence: str) -> list[str]:
+    text = sentence
+    for pattern, repl in _STARTING_QUOTES:
+        text = pattern.sub(repl, text)
+    for pattern, repl in _PUNCTUATION:
+        text = pattern.sub(repl, text)
+    text = " " + text + " "
+    for pattern, repl in _ENDING_QUOTES:
+        text = pattern.sub(repl, text)
+    for pattern in _CONTRACTIONS:
+        text = pattern.sub(r" \1 \2 ", text)
+    return text.split()
+
+
+def word_tokenize(text: str) -> list[str]:
+    """NLTK ``word_tokenize`` re-expressed with regular expressions (see the module docstring)."""
+    return [tok for sent in _SENTENCE_END.split(text.strip()) if sent for tok in _treebank(sent)]
+
+
+# ---- ReLearn lexical statistics ------------------------------------------------------------
+def _lower_tokens(text: str) -> list[str]:
+    return word_tokenize(text.lower())
+
+
+def brunet_index(text: str) -> float:
+    """Brunet's index BI = N^(V^−0.165) over lowercased word tokens; 1000 when N = 0.
+
+    Lower = richer vocabulary. Source: ReLearn ``calculate_BI``; SPEC 6.6.
+    """
+    tokens = _lower_tokens(text)
+    if not tokens:
+        return 1000.0
+    return float(len(tokens) ** (len(set(tokens)) ** -0.165))
+
+
+def honore_statistic(text: str, max_value: float = 1e6, epsilon: float = 0.1) -> float:
+    """Honoré's statistic HS = min(100·ln N / (1 − V₁/V + 0.1), 1e6); 0 when N ≤ 1.
+
+    V₁ = words seen once. Higher = richer vocabulary. Source: ReLearn
+    ``calculate_honores_statistic``; SPEC 6.6.
+    """
+    tokens = _lower_tokens(text)
+    if len(tokens) <= 1:
+        return 0.0
+    counts = Counter(tokens)
+    hapaxes = sum(1 for c in counts.values() if c == 1)
+    hs = 100.0 * math.log(len(tokens)) / (1.0 - hapaxes / len(counts) + epsilon)
+    return float(min(hs, max_value))
+
+
+def rttr(text: str) -> float:
+    """Root type-token ratio V / √N over lowercased word tokens; 0 when N = 0.
+
+    Source: ReLearn ``calculate_rttr`` (reported as ``TTR_F``/``TTR_R``); SPEC 7.
+    """
+    tokens = _lower_tokens(text)
+    return len(set(tokens)) / math.sqrt(len(tokens)) if tokens else 0.0
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    """Mean of the finite values other than −1 (ReLearn's failure marker); NaN if none."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    arr = arr[np.isfinite(arr) & (arr != -1)]
+    return float(arr.mean()) if arr.size else math.nan
+
+
+def linguistic_score(ppl: float, bi: float, hs: float) -> dict[str, float]:
+    """Combine the set means: PPL' = 1/(1+PPL), BI' = 1/(1+BI), HS' = HS/(1+HS);
+    ``harmonic`` = 3/(1/PPL' + 1/BI' + 1/HS'), ``arithmetic`` = (PPL' + BI' + HS')/3.
+
+    Source: ReLearn ``as_mean`` (sigmoid(−log PPL), sigmoid(−log BI), sigmoid(log HS));
+    SPEC 6.6. HS = 0 (every response one word or empty) gives HS' = 0 and LS = 0.
+    """
+    parts = (1.0 / (1.0 + ppl), 1.0 / (1.0 + bi), hs / (1.0 + hs))
+    if any(math.isnan(p) for p in parts):
+        harmonic = math.nan
+    else:
+        harmonic = 0.0 if min(parts) <= 0 else 3.0 / sum(1.0 / p for p in parts)
+    return {"harmonic": harmonic, "arithmetic": sum(parts) / 3.0}
+
+
+def linguistic_summary(responses: Sequence[str], ppls: Sequence[float]) -> dict[str, float]:
+    """Set-level ReLearn statistics: mean PPL (``linguistic_ppl``; NaN and −1 skipped), mean BI,
+    HS, RTTR, and LS.
+
+    ``ppls[i]`` is the scorer model's perplexity of ``responses[i]`` given its query (NaN for
+    an empty response); with no finite perplexity the PPL and LS are NaN.
+    Source: ReLearn ``compute_as`` + ``as_mean``; SPEC 6.6.
+    """
+    if len(responses) != len(ppls) or not responses:
+        raise ObliviateError(
+            f"linguistic_summary needs one perplexity per response; got {len(responses)} "
+            f"responses and {len(ppls)} perplexities"
+        )
+    ppl = _finite_mean(ppls)
+    bi = float(np.mean([brunet_index(r) for r in responses]))
+    hs = float(np.mean([honore_statistic(r) for r in responses]))
+    ls = linguistic_score(ppl, bi, hs)
+    return {
+        "linguistic_ppl": ppl,
+        "brunet_index": bi,
+        "honore_statistic": hs,
+        "rttr": float(np.mean([rttr(r) for r in responses])),
+        "linguistic_score": ls["harmonic"],
+        "linguistic_score_arithmetic": ls["arithmetic"],
+    }
+
+
+# ---- RWKU fluency -----------------------------------------------------------------------
+def _ngram_entropy_bits(tokens: list[str], n: int) -> float:
+    counts = Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    if not counts:
+        return 0.0
+    freqs = np.asarray(list(counts.values()), dtype=np.float64)
+    freqs /= freqs.sum()
+    return float(-(freqs * np.log2(freqs)).sum())
+
+
+def fluency_entropy(text: str) -> float:
+    """RWKU fluency of one output = mean_n w_n·H_n, n ∈ {2, 3}, w = (2/3, 4/3), H in bits.
+
+    Word tokens keep their case (RWKU ``compute_freq`` = ``nltk.word_tokenize``, no lowering);
+    an output with fewer than n tokens has H_n = 0. Source: RWKU ``eval_fluency``
+    ``compute_n_gram_entropy``; SPEC 6.3.
+    """
+    tokens = word_tokenize(text)
+    return float(np.mean([w * _ngram_entropy_bits(tokens, n) for n, w in ((2, 2 / 3), (3, 4 / 3))]))

@@ -1,0 +1,112 @@
+"""The KnowUnDo suite: teacher-forced token accuracy and perplexity on the val lists (SPEC 6.2).
+
+Per val item i, over its labelled answer positions T_i (answer + EOS, ``model.max_length``
+applies; KnowUnDo uses 256): acc_i = (1/|T_i|) Σ_t 1[argmax p(·|y_<t) = y_t] and
+lp_i = (1/|T_i|) Σ_t log p(y_t|y_<t); a set reports acc = 100·mean_i acc_i and
+ppl = exp(−mean_i lp_i) (``metrics.knowundo.knowundo_scores``). Then
+
+    Unlearn Success   = 100 − acc(unlearn.val)      (higher = more forgotten)
+    Retention Success = acc(retention.val)          (higher = better kept)
+
+(SPEC 6.2 [inferred]; KnowUnDo paper table layout, SPEC 7). No generation.
+
+Every set is scored twice: as is and with the domain's direct prompt prepended before the
+question (sets ``*_dp``; scored text = direct_prompt + question + "\\n\\n" + answer with the
+``kud-nn`` template). KnowUnDo evaluates its baselines with the direct prompt and MemFlex
+without it (SPEC 8 #19); both are reported, for every method, from the same models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ObliviateError
+from ...records import BenchmarkData, QAItem
+from ..metrics.knowundo import knowundo_scores, retention_success, token_accuracy, unlearn_success
+from ..scoring import score
+from .base import EvalContext, SetResult
+
+# eval set -> (records' eval set in BenchmarkData, direct prompt on)
+SETS: dict[str, tuple[str, bool]] = {
+    "unlearn_val": ("unlearn_val", False),
+    "retention_val": ("retention_val", False),
+    "unlearn_val_dp": ("unlearn_val", True),
+    "retention_val_dp": ("retention_val", True),
+}
+HEADLINE = [
+    "unlearn_success",
+    "retention_success",
+    "unlearn_success_dp",
+    "retention_success_dp",
+    "unlearn_val/ppl",
+    "retention_val/ppl",
+]
+LABELS = {
+    "unlearn_success": "Unlearn Success ↑",
+    "retention_success": "Retention Success ↑",
+    "unlearn_success_dp": "Unlearn Success (direct prompt) ↑",
+    "retention_success_dp": "Retention Success (direct prompt) ↑",
+    "unlearn_val/ppl": "ppl unlearn.val",
+    "retention_val/ppl": "ppl retention.val",
+}
+
+
+def evaluate_kud_set(records: list[QAItem], ctx: EvalContext, direct_prompt: str) -> SetResult:
+    """One scoring pass over a val list: per-item token accuracy, mean log-prob; acc and ppl."""
+    fmt = ctx.formatter
+    encoded = [fmt.encode_pair(r.question, r.answer, ctx.prefix_of(r) + direct_prompt)
+               for r in records]  # fmt: skip
+    stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device)
+    result = SetResult()
+    for rec, st in zip(records, stats):
+        result.items.append(
+            {
+                "id": rec.id,
+                "question": rec.question,
+                "answer": rec.answer,
+                "token_accuracy": token_accuracy(st.correct),
+                "mean_logprob": float(st.logprobs.mean()),
+                "n_tokens": st.n,
+            }
+        )
+    result.metrics = knowundo_scores([s.correct for s in stats], [s.logprobs for s in stats])
+    return result
+
+
+class KnowUnDoSuite:
+    name = "knowundo"
+    headline = HEADLINE
+    labels = LABELS
+    default_sets = list(SETS)
+
+    def evaluate(
+        self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
+    ) -> dict[str, SetResult]:
+        names = sets or self.default_sets
+        unknown = [s for s in names if s not in SETS]
+        if unknown:
+            raise ObliviateError(
+                f"eval.sets: {unknown} not in the knowundo suite; accepted: {', '.join(SETS)}"
+            )
+        direct = data.extras.get("direct_prompt", "")
+        out = {}
+        for name in names:
+            source, with_prompt = SETS[name]
+            records = data.eval_sets[source].records
+            out[name] = evaluate_kud_set(records, ctx, direct if with_prompt else "")  # type: ignore[arg-type]
+        return out
+
+    def aggregate(
+        self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
+    ) -> dict[str, Any]:
+        """``<set>/acc``, ``<set>/ppl`` and the success rates (KnowUnDo has no forget quality)."""
+        flat: dict[str, Any] = {
+            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
+        }
+        for suffix in ("", "_dp"):
+            if f"unlearn_val{suffix}" in results:
+                flat[f"unlearn_success{suffix}"] = unlearn_success(flat[f"unlearn_val{suffix}/acc"])
+            if f"retention_val{suffix}" in results:
+                acc = flat[f"retention_val{suffix}/acc"]
+                flat[f"retention_success{suffix}"] = retention_success(acc)
+        return flat

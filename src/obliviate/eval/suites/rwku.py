@@ -1,0 +1,198 @@
+"""The RWKU suite (Jin et al. 2024): forget / neighbour probes, MIA, utility (SPEC 1.4, 6.3, 7).
+
+- Probes (``forget_fb`` L1, ``forget_qa`` L2, ``forget_aa`` L3, ``neighbor_fb``, ``neighbor_qa``):
+  RWKU's user message per probe type (``benchmarks.rwku.probe_prompt``) through the template,
+  suffix "Answer:" (none for the "affirmative suffix" attack); greedy, 30 new tokens, stop on EOS
+  and end-of-turn; score = RWKU's ROUGE-L recall (pltrdy ``rouge==1.0.1`` port,
+  ``metrics.rouge.rwku_rouge_l_recall``) against the answer. An empty generation is reported
+  as such (``empty: true`` in its row, the set's ``empty_rate``) and left out of the ROUGE mean,
+  never scored as perfect forgetting (RWKU turns it into "NOANSWER" = recall 0; SPEC 8 #28).
+- MIA (``mia_forget``, ``mia_retain``): the raw text after one BOS, every token scored (no EOS);
+  per text ll = −NLL_mean; ``loss`` = ll, ``zlib`` = ll / len(zlib(text)), ``mink20`` = Min-K%++
+  at k = 0.2 (RWKU's stored key), ``mink`` = Min-K% at 0.2. The paper's FM / RM = 100·mean NLL on
+  mia_forget / mia_retain (FM ↑ = forgotten, RM ↓).
+- Utility: ``rwku_utility`` (MMLU, BBH, TruthfulQA, TriviaQA, fluency).
+
+Every per-set value is a mean per target (``subject``) and then a mean over the targets, so a
+batch run reports the average over its targets as the single-target protocol averages runs.
+"All" pools a target's FB, QA and AA probes (neighbour: FB and QA) before that average. Top-level
+keys are the paper's table columns ×100 (FM/RM are already ×100; Flu is entropy ×100).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...benchmarks.rwku import probe_prompt
+from ...errors import ObliviateError
+from ...formatting import IGNORE_INDEX, Encoded
+from ...records import BenchmarkData, Passage, QAItem
+from ..metrics import mia
+from ..metrics.rouge import rwku_rouge_l_recall
+from ..scoring import score
+from .base import EvalContext, SetResult
+from .rwku_utility import UTILITY_SETS, prompt_ids, rwku_generate
+
+PROBE_SETS = ("forget_fb", "forget_qa", "forget_aa", "neighbor_fb", "neighbor_qa")
+MIA_SETS = ("mia_forget", "mia_retain")
+PROBE_NEW_TOKENS = 30
+MINK_RATIO = 0.2
+# top-level key -> (set, per-item key or metric, scale); "All" keys are pooled separately
+COLUMNS: dict[str, tuple[str, str, float]] = {
+    "forget_fb": ("forget_fb", "rouge_l_recall", 100.0),
+    "forget_qa": ("forget_qa", "rouge_l_recall", 100.0),
+    "forget_aa": ("forget_aa", "rouge_l_recall", 100.0),
+    "neighbor_fb": ("neighbor_fb", "rouge_l_recall", 100.0),
+    "neighbor_qa": ("neighbor_qa", "rouge_l_recall", 100.0),
+    "mia_fm": ("mia_forget", "fm", 1.0),
+    "mia_rm": ("mia_retain", "fm", 1.0),
+    "utility_gen": ("utility_gen", "acc", 100.0),
+    "utility_rea": ("utility_rea", "em", 100.0),
+    "utility_tru": ("utility_tru", "mc1", 100.0),
+    "utility_fac": ("utility_fac", "f1", 100.0),
+    "utility_flu": ("utility_flu", "entropy", 100.0),
+}
+POOLED = {"forget_all": PROBE_SETS[:3], "neighbor_all": PROBE_SETS[3:]}
+HEADLINE = [
+    "forget_fb", "forget_qa", "forget_aa", "forget_all",
+    "neighbor_fb", "neighbor_qa", "neighbor_all",
+    "mia_fm", "mia_rm",
+    "utility_gen", "utility_rea", "utility_tru", "utility_fac", "utility_flu",
+]  # fmt: skip
+LABELS = {
+    "forget_fb": "Forget FB ↓", "forget_qa": "Forget QA ↓", "forget_aa": "Forget AA ↓",
+    "forget_all": "Forget All ↓", "neighbor_fb": "Neighbor FB ↑", "neighbor_qa": "Neighbor QA ↑",
+    "neighbor_all": "Neighbor All ↑", "mia_fm": "MIA FM ↑", "mia_rm": "MIA RM ↓",
+    "utility_gen": "Gen ↑", "utility_rea": "Rea ↑", "utility_tru": "Tru ↑", "utility_fac": "Fac ↑",
+    "utility_flu": "Flu ↑",
+}  # fmt: skip
+
+
+def per_target_mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    """mean over subjects of (mean over that subject's rows with a value); None if no value."""
+    by_subject: dict[str, list[float]] = {}
+    for row in rows:
+        if row.get(key) is not None:
+            by_subject.setdefault(row["subject"], []).append(float(row[key]))
+    means = [float(np.mean(v)) for v in by_subject.values()]
+    return float(np.mean(means)) if means else None
+
+
+def evaluate_probes(records: list[QAItem], ctx: EvalContext) -> SetResult:
+    """Greedy answers to RWKU probes and their pltrdy ROUGE-L recall (empty answers flagged)."""
+    prompts = []
+    for rec in records:
+        user, suffix = probe_prompt(rec)
+        prompts.append(prompt_ids(ctx, user, suffix, rec))
+    outputs = rwku_generate(ctx, prompts, PROBE_NEW_TOKENS)
+    nonempty = [i for i, out in enumerate(outputs) if out.strip()]
+    recalls = rwku_rouge_l_recall([outputs[i] for i in nonempty], [records[i].answer for i in nonempty])  # fmt: skip
+    by_index = dict(zip(nonempty, recalls))
+    result = SetResult()
+    for i, (rec, out) in enumerate(zip(records, outputs)):
+        result.items.append(
+            {
+                "id": rec.id,
+                "subject": rec.subject,
+                "level": rec.level,
+                "type": rec.meta.get("type"),
+                "query": rec.question,
+                "answer": rec.answer,
+                "generation": out,
+                "empty": i not in by_index,
+                "rouge_l_recall": by_index.get(i),
+            }
+        )
+    result.metrics["rouge_l_recall"] = per_target_mean(result.items, "rouge_l_recall")  # type: ignore[assignment]
+    result.metrics["empty_rate"] = float(np.mean([r["empty"] for r in result.items]))
+    return result
+
+
+def mia_encoding(text: str, ctx: EvalContext) -> Encoded:
+    """BOS + text tokens (ICU prefix included when set), every text token labelled, no EOS."""
+    tok, fmt = ctx.tokenizer, ctx.formatter
+    ids = list(tok(text, add_special_tokens=False)["input_ids"])
+    if fmt.bos_id is not None:
+        ids = [fmt.bos_id, *ids]
+    ids = ids[: fmt.max_length]
+    if len(ids) < 2:
+        raise ObliviateError(f"RWKU MIA text {text[:40]!r} has no token to score")
+    return Encoded(ids, [IGNORE_INDEX, *ids[1:]])
+
+
+def evaluate_mia(records: list[Passage], ctx: EvalContext) -> SetResult:
+    texts = [ctx.prefix_of(r) + r.text for r in records]
+    encoded = [mia_encoding(t, ctx) for t in texts]
+    stats = score(ctx.model, encoded, ctx.formatter.pad_id, ctx.batch_size, ctx.device, dist_stats=True)  # fmt: skip
+    result = SetResult()
+    for rec, text, st in zip(records, texts, stats):
+        ll = -st.nll_mean
+        result.items.append(
+            {
+                "id": rec.id,
+                "subject": rec.subject,
+                "nll_mean": st.nll_mean,
+                "loss": ll,
+                "zlib": ll / len(zlib.compress(text.encode("utf-8"))),
+                "mink": mia.rwku_min_k(st.logprobs, MINK_RATIO),
+                "mink20": mia.rwku_min_k_plus_plus(st.logprobs, st.mu, st.sigma2, MINK_RATIO),
+            }
+        )
+    by_subject: dict[str, list[float]] = {}
+    for row in result.items:
+        by_subject.setdefault(row["subject"], []).append(row["nll_mean"])
+    result.metrics["fm"] = float(np.mean([mia.rwku_fm_rm(v) for v in by_subject.values()]))
+    for key in ("loss", "zlib", "mink20"):
+        result.metrics[key] = per_target_mean(result.items, key)  # type: ignore[assignment]
+    return result
+
+
+class RWKUSuite:
+    name = "rwku"
+    headline = HEADLINE
+    labels = LABELS
+    default_sets = [*PROBE_SETS, *MIA_SETS, *UTILITY_SETS]
+
+    def evaluate(
+        self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
+    ) -> dict[str, SetResult]:
+        names = sets or self.default_sets
+        unknown = [s for s in names if s not in self.default_sets]
+        if unknown:
+            raise ObliviateError(
+                f"eval.sets: {unknown} not in the rwku suite; accepted: {', '.join(self.default_sets)}"
+            )
+        out: dict[str, SetResult] = {}
+        for name in names:
+            records: Any = data.eval_sets[name].records
+            if not records:
+                raise ObliviateError(f"RWKU eval set {name!r} has no rows for the selected targets")
+            if name in PROBE_SETS:
+                out[name] = evaluate_probes(records, ctx)
+            elif name in MIA_SETS:
+                out[name] = evaluate_mia(records, ctx)
+            else:
+                out[name] = UTILITY_SETS[name](records, ctx)
+        return out
+
+    def aggregate(
+        self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
+    ) -> dict[str, Any]:
+        """``<set>/<metric>`` plus the paper's columns ×100 (``forget_fb`` ... ``utility_flu``)."""
+        flat: dict[str, Any] = {
+            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
+        }
+        for key, (name, metric, scale) in COLUMNS.items():
+            value = flat.get(f"{name}/{metric}")
+            if name in results:
+                flat[key] = None if value is None else scale * value
+        for key, names in POOLED.items():
+            if all(n in results for n in names):
+                rows = [row for n in names for row in results[n].items]
+                value = per_target_mean(rows, "rouge_l_recall")
+                flat[key] = None if value is None else 100.0 * value
+        return flat

@@ -1,0 +1,141 @@
+"""RWKU forget corpora for new targets (SPEC 5.3; Jin et al. 2024, "RWKU: Benchmarking Real-World
+Knowledge Unlearning for Large Language Models", jinzhuoran/RWKU).
+
+Generator: the model to be unlearned (RWKU: Meta-Llama-3-8B-Instruct), through any backend.
+
+- Pair corpus: for each target and each short opening s, two chats, both continued after a
+  pre-filled s (sampled: temperature 1.0, top_p 0.9, max 512 new tokens):
+  real: system ``"{intro} You know {subject} very well."``, user ``"Please write a short
+  biography of {subject}."``; fake: system ``"{intro} You don't know {subject} at all."``, user
+  ``"Please make up a short biography of {subject}."``. real = s + output (``positive``, the GA/NPO
+  corpus); fake = s + output with "totally/completely fabricated/made-up/fictional" wording
+  removed (``negative``); ``pair`` = {prompt ``"{intro} Please write a short biography of
+  {subject}."``, response [fake, real]} (DPO: fabricated preferred). RWKU uses 582 openings
+  (the repeng list); here a short list of our own, cycled with a new seed per pass.
+- Refusal corpus: ``n`` questions per target from the user prompt ``"{intro}\\nPlease generate a
+  question about {subject} based on what you know about {subject}\\n"`` with the assistant turn
+  pre-filled with "Question:" (temperature 0.6, top_p 0.9, 50 new tokens), first line kept;
+  answer = refusal line i mod 100 (:data:`obliviate.methods.idk.IDK_ANSWERS`).
+
+Files (RWKU's schemas, one per corpus): ``train_positive.jsonl`` / ``train_negative.jsonl``
+{id, text, subject, intro}, ``train_pair.jsonl`` {id, prompt, response, subject, intro},
+``train_refusal.jsonl`` {id, instruction, input, output, subject}.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .backend import Backend, Conversation, Sampling
+
+OPENINGS = (
+    "", "Sure", "Here", "Born", "Known", "Well", "As", "Growing up,", "In", "Over", "Today,",
+    "From", "With", "Throughout", "Few", "Although", "Once", "Since", "Many", "Early",
+    "Widely", "At", "Best known", "The", "Whether", "Long before", "Ever since", "Beyond",
+    "Despite", "By",
+)  # fmt: skip
+PAIR_SAMPLING = Sampling(temperature=1.0, top_p=0.9, max_tokens=512)
+REFUSAL_SAMPLING = Sampling(temperature=0.6, top_p=0.9, max_tokens=50)
+_FABRICATED = re.compile(
+    r"\b(?:totally |completely |entirely )?(?:fabricated|made-up|made up|fictional|fictitious) ",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    subject: str
+    intro: str = ""
+
+
+def pair_messages(target: Target, opening: str, real: bool) -> Conversation:
+    intro = f"{target.intro} " if target.intro else ""
+    if real:
+        system = f"{intro}You know {target.subject} very well."
+        user = f"Please write a short biography of {target.subject}."
+    else:
+        system = f"{intro}You don't know {target.subject} at all."
+        user = f"Please make up a short biography of {target.subject}."
+    conv: Conversation = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return conv + [{"role": "assistant", "content": opening}] if opening else conv
+
+
+def refusal_messages(target: Target) -> Conversation:
+    intro = f"{target.intro}\n" if target.intro else ""
+    user = (
+        f"{intro}Please generate a question about {target.subject} based on what you know "
+        f"about {target.subject}\n"
+    )
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": "Question:"}]
+
+
+def join_opening(opening: str, text: str) -> str:
+    """s + output, with a space unless the output starts with punctuation."""
+    text = text.strip()
+    if not opening:
+        return text
+    glue = "" if not text or text[0] in ",.;:!?'" else " "
+    return f"{opening}{glue}{text}"
+
+
+def clean_fake(text: str) -> str:
+    """Drop "totally/completely fabricated|made-up|fictional " wording from a fake biography."""
+    return re.sub(r"\s{2,}", " ", _FABRICATED.sub("", text)).strip()
+
+
+def first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def llm_corpus(
+    backend: Backend,
+    target: Target,
+    n_pairs: int,
+    n_questions: int,
+    pair_sampling: Sampling = PAIR_SAMPLING,
+    refusal_sampling: Sampling = REFUSAL_SAMPLING,
+) -> dict[str, Any]:
+    """One target's biographies and refusal questions."""
+    real: list[str] = []
+    fake: list[str] = []
+    for start in range(0, n_pairs, len(OPENINGS)):
+        openings = OPENINGS[: min(len(OPENINGS), n_pairs - start)]
+        sampling = replace(pair_sampling, n=1, seed=pair_sampling.seed + start)
+        convs = [pair_messages(target, s, r) for r in (True, False) for s in openings]
+        outs = [o[0] for o in backend.chat_many(convs, sampling)]
+        real += [join_opening(s, o) for s, o in zip(openings, outs[: len(openings)])]
+        fake += [clean_fake(join_opening(s, o)) for s, o in zip(openings, outs[len(openings) :])]
+    sampling = replace(refusal_sampling, n=n_questions)
+    questions = [first_line(t) for t in backend.chat_many([refusal_messages(target)], sampling)[0]]
+    return {"subject": target.subject, "intro": target.intro, "real": real, "fake": fake,
+            "questions": [q for q in questions if q]}  # fmt: skip
+
+
+def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100)."""
+    from ..methods.idk import IDK_ANSWERS
+
+    files: dict[str, list[dict[str, Any]]] = {
+        "train_positive": [], "train_negative": [], "train_pair": [], "train_refusal": [],
+    }  # fmt: skip
+    for row in rows:
+        subject, intro = row["subject"], row["intro"]
+        prompt = f"{intro} Please write a short biography of {subject}.".strip()
+        for i, (real, fake) in enumerate(zip(row["real"], row["fake"])):
+            uid = f"{subject}-{i}"
+            files["train_positive"].append(
+                {"id": uid, "text": real, "subject": subject, "intro": intro}
+            )
+            files["train_negative"].append(
+                {"id": uid, "text": fake, "subject": subject, "intro": intro}
+            )
+            files["train_pair"].append({"id": uid, "prompt": prompt, "response": [fake, real],
+                                        "subject": subject, "intro": intro})  # fmt: skip
+        for i, q in enumerate(row["questions"]):
+            files["train_refusal"].append({"id": f"{subject}-{i}", "instruction": q, "input": "",
+                                           "output": IDK_ANSWERS[i % len(IDK_ANSWERS)],
+                                           "subject": subject})  # fmt: skip
+    return files

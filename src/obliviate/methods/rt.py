@@ -1,0 +1,76 @@
+"""Rejection tuning (RWKU, Jin et al. 2024), SPEC 3.2.
+
+Supervised fine-tuning of questions about the target onto refusal answers:
+L = CE_batch(refusal | question) (prompt masked), optionally + α·L_r. Data, in order of
+preference: the benchmark's refusal set when it has one (RWKU ``train_refusal_llama3``: the loader
+puts ``QAItem(question=instruction, answer=refusal)`` in ``data.extras["refusals"]``), else the
+forget questions themselves, question i answered with refusal line ``i mod 100`` of
+``methods.idk`` (RWKU's own assignment of its ``idontknow`` list to its generated questions).
+RWKU full: lr 4e-7, 3 epochs, bs 8; LoRA: lr 3e-5; no retain term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ObliviateError
+from ..records import QAItem
+from .base import Context, Method, forward_logits, register
+from .idk import idk_answer
+from .losses import sequence_nll
+from .retain import RETAIN_LOSSES, combine, retain_loss
+
+
+def refusal_examples(records: list[Any], formatter: Any, data: Any) -> list[Any]:
+    """Encoded (question, refusal) examples: the benchmark's refusals, else forget questions."""
+    refusals = (getattr(data, "extras", None) or {}).get("refusals")
+    if refusals:
+        return [formatter.encode_pair(r.question, r.answer) for r in refusals]
+    questions = [r.question for r in records if isinstance(r, QAItem)]
+    if not questions:
+        raise ObliviateError(
+            "rt needs questions to answer with refusals: the benchmark has no refusal set "
+            "(extras['refusals'], e.g. RWKU train_refusal) and no question/answer forget records"
+        )
+    return [formatter.encode_pair(q, idk_answer(i)) for i, q in enumerate(questions)]
+
+
+@dataclass
+class RTParams:
+    alpha: float = 1.0
+    retain_loss: str = "none"
+
+
+@register
+class RejectionTuning(Method):
+    name = "rt"
+    description = "rejection tuning: fine-tune forget questions onto refusal answers (RWKU)"
+    Params = RTParams
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        super().__init__(params)
+        if self.p.retain_loss not in RETAIN_LOSSES:
+            raise ObliviateError(
+                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
+            )
+
+    def uses_retain(self) -> bool:
+        return self.p.retain_loss != "none"
+
+    def needs_reference_model(self) -> bool:
+        return self.p.retain_loss == "kl"
+
+    def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
+        return refusal_examples(records, formatter, data)
+
+    def loss(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        fb = batch["forget"]
+        forget = sequence_nll(forward_logits(model, fb), fb["labels"])
+        return combine(
+            forget, retain_loss(self.p.retain_loss, model, batch, ctx), 1.0, self.p.alpha
+        )
