@@ -10,6 +10,7 @@ import pytest
 from obliviate.benchmarks import synthkb as sk
 from obliviate.benchmarks.synthkb import build
 from obliviate.cli import main
+from obliviate.config import load_config
 from obliviate.errors import ObliviateError
 from obliviate.generate.offline import (
     SynthkbAugmenter,
@@ -21,7 +22,9 @@ from obliviate.generate.offline import (
 )
 from obliviate.generate.relearn import augment_chunk
 from obliviate.generate.rwku import Target, corpus_files
+from obliviate.generate.store import ensure_generated
 from obliviate.methods.idk import IDK_ANSWERS
+from obliviate.pipeline import Run
 from obliviate.records import BenchmarkData
 
 
@@ -124,6 +127,10 @@ def test_cli_augment_and_corpus_write_the_run_dir(tmp_path, capsys):
     manifest = json.loads((tmp_path / "gen" / "generated" / "relearn.json").read_text())
     assert manifest["backend"] == "offline" and manifest["rows"] == len(first.splitlines())
     assert main(["augment", *common]) == 0 and path.read_text() == first
+    # the data belongs to this forget split: another split finds it stale
+    other = Run(load_config(None, [*common, "benchmark.forget_fraction=0.3"]))
+    with pytest.raises(ObliviateError, match="generated for other forget items"):
+        ensure_generated(other, "relearn")
     assert main(["corpus", *common, "generate.corpus_pairs=2", "generate.corpus_questions=3"]) == 0
     corpus = tmp_path / "gen" / "generated" / "rwku_corpus"
     assert len((corpus / "train_refusal.jsonl").read_text().splitlines()) == 3
@@ -132,8 +139,6 @@ def test_cli_augment_and_corpus_write_the_run_dir(tmp_path, capsys):
 
 
 def test_generate_config_errors():
-    from obliviate.config import load_config
-
     with pytest.raises(ObliviateError, match=r"generate.backend='gpt'.*accepted: offline, hf"):
         load_config(None, ["generate.backend=gpt"])
     with pytest.raises(ObliviateError, match="generate.base_url"):

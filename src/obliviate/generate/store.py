@@ -268,6 +268,17 @@ def _rwku_corpus(run: Any, backend: Backend | None, progress: Progress) -> list[
 PIPELINES = {"relearn": _relearn, "meow": _meow, "rwku_corpus": _rwku_corpus}
 
 
+def _check_items(rows: list[dict[str, Any]], ids: list[str], path: Path, kind: str) -> None:
+    """Generated rows must belong to the current forget items (a changed split makes them stale)."""
+    have = {str(r.get("id")) for r in rows}
+    if have != set(ids):
+        raise ObliviateError(
+            f"{path} was generated for other forget items ({len(have - set(ids))} of its "
+            f"{len(have)} ids are not forget items of this config, {len(set(ids) - have)} forget "
+            f"items have no row); regenerate it: `{KINDS[kind]} CONFIG`"
+        )
+
+
 def ensure_generated(run: Any, kind: str, force: bool = False) -> list[dict[str, Any]]:
     """The run's generated rows of ``kind``: read, or generated now (always when ``force``)."""
     from ..pipeline import write_json
@@ -277,6 +288,8 @@ def ensure_generated(run: Any, kind: str, force: bool = False) -> list[dict[str,
     g = run.cfg.generate
     if path.is_file() and not force:
         rows = read_rows(path)
+        if kind in ("relearn", "meow"):
+            _check_items(rows, _forget_items(run)[1], path, kind)
     else:
         if g.backend == "offline" and run.cfg.benchmark.name != "synthkb":
             raise ObliviateError(
