@@ -79,3 +79,22 @@ def test_yaml_file_errors(tmp_path):
         load_config(bad)
     with pytest.raises(ObliviateError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_retain_loss_checked_at_config_load_per_method():
+    # one check in Method.validate_params serves every method with a retain term
+    with pytest.raises(ObliviateError, match=r"retain_loss='kll' is unknown for method 'npo'"):
+        load_config(None, ["unlearn.method=npo", "unlearn.params.retain_loss=kll"])
+    with pytest.raises(ObliviateError, match="accepted: nll, kl, none"):
+        load_config(None, ["unlearn.method=wga", "unlearn.params.retain_loss=embed_diff"])
+    # RMU accepts its own activation-matching term as well
+    cfg = load_config(None, ["unlearn.method=rmu", "unlearn.params.retain_loss=embed_diff"])
+    assert cfg.unlearn.params["retain_loss"] == "embed_diff"
+
+
+def test_uses_retain_follows_retain_loss():
+    from obliviate.methods import get_method_class
+
+    assert get_method_class("npo")({"retain_loss": "nll"}).uses_retain()
+    assert not get_method_class("npo")({"retain_loss": "none"}).uses_retain()
+    assert not get_method_class("ga")().uses_retain()  # no retain_loss parameter at all

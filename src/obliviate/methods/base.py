@@ -16,6 +16,7 @@ import torch
 from ..errors import ObliviateError, did_you_mean
 
 METHODS: dict[str, type[Method]] = {}
+RETAIN_LOSSES = ("nll", "kl", "none")  # the retain term L_r (SPEC 3.0), see methods/retain.py
 
 
 def register(cls: type[Method]) -> type[Method]:
@@ -62,6 +63,7 @@ class Method:
     description: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     needs_retain: ClassVar[bool] = False
+    retain_losses: ClassVar[tuple[str, ...]] = RETAIN_LOSSES  # accepted ``retain_loss`` values
     trains: ClassVar[bool] = True  # False: no weight update (e.g. in-context unlearning)
     # generated training data the run provides in data.extras["generated"][kind] before
     # build_forget ("relearn", "meow"; see obliviate.generate.store); "" = none
@@ -99,9 +101,19 @@ class Method:
                     f"unlearn.params.{key}={value!r} has the wrong type; "
                     f"expected {type(default).__name__} (default {default!r})"
                 )
+        if "retain_loss" in defaults:
+            value = params.get("retain_loss", defaults["retain_loss"])
+            if value not in cls.retain_losses:
+                raise ObliviateError(
+                    f"unlearn.params.retain_loss={value!r} is unknown for method {cls.name!r}; "
+                    f"accepted: {', '.join(cls.retain_losses)}"
+                )
 
     def uses_retain(self) -> bool:
-        """Whether batches need retain items (methods with a retain term)."""
+        """Whether batches need retain items: a ``retain_loss`` other than ``none``, else
+        ``needs_retain``."""
+        if hasattr(self.p, "retain_loss"):
+            return self.p.retain_loss != "none"
         return self.needs_retain
 
     def needs_reference_model(self) -> bool:

@@ -41,7 +41,7 @@ from ..records import QAItem
 from .base import Context, Method, forward_logits, register
 from .idk import sample_idk
 from .losses import dpo_loss, reduce_nll, token_nll
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 PREFERRED = ("idk", "counterfactual")
 ALTPO_INSTRUCTION = (
@@ -85,16 +85,6 @@ class DPOParams:
 
 class _Preference(Method):
     """Shared machinery: pairs {"chosen", "rejected"}, cached reference NLLs, the loss."""
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"

@@ -26,7 +26,7 @@ from ..generate.meow import RANKINGS, meow_selection
 from ..generate.store import generated_rows
 from .base import Context, Method, forward_logits, register
 from .losses import sequence_nll
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 @dataclass
@@ -54,13 +54,6 @@ class MEOW(Method):
             )
         if self.p.k < 1:
             raise ObliviateError(f"unlearn.params.k={self.p.k}; accepted: an integer >= 1")
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"

@@ -17,11 +17,10 @@ from typing import Any
 
 import torch
 
-from ..errors import ObliviateError
 from ..eval.scoring import score
 from .base import Context, Method, forward_logits, register
 from .losses import npo_loss, reduce_nll, simnpo_loss, token_nll
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 @dataclass
@@ -37,16 +36,6 @@ class NPO(Method):
     name = "npo"
     description = "negative preference optimisation, cached reference log-probs (+ retain term)"
     Params = NPOParams
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"
@@ -111,9 +100,6 @@ class SimNPO(Method):
     name = "simnpo"
     description = "reference-free, length-normalised NPO (+ retain term)"
     Params = SimNPOParams
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"

@@ -34,7 +34,7 @@ from ..generate.relearn import mix_general, preference_pairs, relearn_pairs
 from ..generate.store import generated_rows
 from .base import Context, Method, forward_logits, register
 from .losses import dpo_loss, kl_on_labels, reduce_nll, sequence_nll, token_nll
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 @dataclass
@@ -143,16 +143,6 @@ class ReLearnDPO(Method):
     description = "DPO: vague answer (generated) preferred over the original answer (+ retain)"
     Params = ReLearnDPOParams
     needs_generated = "relearn"
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"

@@ -10,10 +10,8 @@ from typing import Any
 
 import torch
 
-from .base import Context, forward_logits
+from .base import RETAIN_LOSSES, Context, forward_logits
 from .losses import kl_on_labels, sequence_nll
-
-RETAIN_LOSSES = ("nll", "kl", "none")
 
 
 def retain_loss(

@@ -99,16 +99,7 @@ class RMU(Method):
     name = "rmu"
     description = "representation misdirection: forget activations to c*u at one layer, retain kept"
     Params = RMUParams
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RMU_RETAIN:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RMU_RETAIN)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
+    retain_losses = RMU_RETAIN
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss in ("embed_diff", "kl")

@@ -21,7 +21,7 @@ from ..records import QAItem
 from .base import Context, Method, forward_logits, register
 from .idk import idk_answer
 from .losses import sequence_nll
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 def refusal_examples(records: list[Any], formatter: Any, data: Any) -> list[Any]:
@@ -49,16 +49,6 @@ class RejectionTuning(Method):
     name = "rt"
     description = "rejection tuning: fine-tune forget questions onto refusal answers (RWKU)"
     Params = RTParams
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"

@@ -16,10 +16,9 @@ from typing import Any
 
 import torch
 
-from ..errors import ObliviateError
 from .base import Context, Method, forward_logits, register
 from .losses import undial_loss
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 @dataclass
@@ -35,13 +34,6 @@ class UNDIAL(Method):
     name = "undial"
     description = "self-distillation toward the reference with the gold logit lowered by beta"
     Params = UNDIALParams
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
 
     def uses_retain(self) -> bool:
         return self.p.retain_loss != "none" and self.p.alpha != 0

@@ -14,10 +14,9 @@ from typing import Any
 
 import torch
 
-from ..errors import ObliviateError
 from .base import Context, Method, forward_logits, register
 from .losses import weighted_ascent_loss
-from .retain import RETAIN_LOSSES, combine, retain_loss
+from .retain import combine, retain_loss
 
 
 @dataclass
@@ -30,16 +29,6 @@ class WGAParams:
 
 class _WeightedAscent(Method):
     """Token-weighted ascent with a retain term; subclasses choose the weight exponents."""
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        if self.p.retain_loss not in RETAIN_LOSSES:
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: {', '.join(RETAIN_LOSSES)}"
-            )
-
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none"
 
     def needs_reference_model(self) -> bool:
         return self.p.retain_loss == "kl"
