@@ -162,3 +162,12 @@ def get_method_class(name: str) -> type[Method]:
 def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits of a collated batch (attention mask from lengths, built by the collator)."""
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+def reference_nll_sums(model: torch.nn.Module, examples: list[Any], ctx: Context) -> torch.Tensor:
+    """NLL_sum of each example under ``model`` before training: the cached reference of
+    sequence-level methods (SPEC 3.0 strategy c), one batched scoring pass, no model copy."""
+    from ..eval.scoring import score
+
+    stats = score(model, examples, ctx.formatter.pad_id, ctx.batch_size, ctx.device)
+    return torch.tensor([-float(s.logprobs.sum()) for s in stats])

@@ -17,8 +17,7 @@ from typing import Any
 
 import torch
 
-from ..eval.scoring import score
-from .base import Context, Method, forward_logits, register
+from .base import Context, Method, forward_logits, reference_nll_sums, register
 from .losses import npo_loss, reduce_nll, simnpo_loss, token_nll
 from .retain import combine, retain_loss
 
@@ -42,10 +41,7 @@ class NPO(Method):
 
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Cache NLL_sum of every forget item under the starting (reference) model."""
-        stats = score(
-            model, ctx.forget, ctx.formatter.pad_id, batch_size=ctx.batch_size, device=ctx.device
-        )
-        ctx.ref_cache["forget_nll_sum"] = torch.tensor([-float(s.logprobs.sum()) for s in stats])
+        ctx.ref_cache["forget_nll_sum"] = reference_nll_sums(model, ctx.forget, ctx)
 
     def loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context

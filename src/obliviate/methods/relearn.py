@@ -28,13 +28,12 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import ObliviateError
-from ..eval.scoring import score
 from ..formatting import Encoded, Formatter
 from ..generate.relearn import mix_general, preference_pairs, relearn_pairs
 from ..generate.store import generated_rows
 from .base import Context, Method, forward_logits, register
-from .losses import dpo_loss, kl_on_labels, reduce_nll, sequence_nll, token_nll
-from .retain import combine, retain_loss
+from .dpo import PreferenceMethod
+from .losses import kl_on_labels, sequence_nll
 
 
 @dataclass
@@ -132,20 +131,12 @@ class ReLearnDPOParams:
     two_over_beta: bool = True
 
 
-def _seq_nll_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    nll, mask = token_nll(forward_logits(model, batch), batch["labels"])
-    return reduce_nll(nll, mask, "seq_sum")
-
-
 @register
-class ReLearnDPO(Method):
+class ReLearnDPO(PreferenceMethod):
     name = "relearn_dpo"
     description = "DPO: vague answer (generated) preferred over the original answer (+ retain)"
     Params = ReLearnDPOParams
     needs_generated = "relearn"
-
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
 
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
         pairs = preference_pairs(generated_rows(data, "relearn", self.name))
@@ -155,27 +146,6 @@ class ReLearnDPO(Method):
             {"chosen": formatter.encode_pair(q, good), "rejected": formatter.encode_pair(q, bad)}
             for q, good, bad in pairs
         ]
-
-    def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
-        """Cache NLL_sum of every chosen and rejected answer under the starting model."""
-        for key in ("chosen", "rejected"):
-            stats = score(model, [ex[key] for ex in ctx.forget], ctx.formatter.pad_id,
-                          batch_size=ctx.batch_size, device=ctx.device)  # fmt: skip
-            ctx.ref_cache[f"{key}_nll_sum"] = torch.tensor(
-                [-float(s.logprobs.sum()) for s in stats]
-            )
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        nll_w, nll_l = _seq_nll_sum(model, fb["chosen"]), _seq_nll_sum(model, fb["rejected"])
-        ref_w = ctx.ref_cache["chosen_nll_sum"].to(nll_w.device)[fb["index"]]
-        ref_l = ctx.ref_cache["rejected_nll_sum"].to(nll_w.device)[fb["index"]]
-        forget = dpo_loss(nll_w, nll_l, ref_w, ref_l, self.p.beta, self.p.two_over_beta)
-        return combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
 
 
 @dataclass
