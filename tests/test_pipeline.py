@@ -138,3 +138,51 @@ def test_layers_scope_leaves_frozen_weights_bit_identical(nano_model, formatter)
         assert torch.equal(p, before[name]), name
     assert any(not torch.equal(p, before[n]) for n, p in nano_model.named_parameters()
                if "layers.1." in n)  # fmt: skip
+
+
+def test_stage_fingerprints_follow_the_data(tmp_path):
+    """A changed data file invalidates exactly the stages that read it (config unchanged)."""
+    from obliviate.benchmarks.synthkb import build, write_jsonl
+
+    data_dir = tmp_path / "kb"
+    write_jsonl(build(num_people=8, seed=0, holdout_people=2), data_dir)
+
+    def fps(model: str) -> dict[str, str]:
+        cfg = load_config(None, [f"run.out_dir={tmp_path}", "run.name=fp",
+                                 f"benchmark.path={data_dir}", f"model.name_or_path={model}"])  # fmt: skip
+        run = Run(cfg)
+        return {"target": run.fp_finetune("target"), "retain": run.fp_finetune("retain"),
+                "unlearn": run.fp_unlearn(), "eval": run.data_hash("eval")}  # fmt: skip
+
+    def edit(name: str) -> None:
+        path = data_dir / name
+        lines = path.read_text().splitlines()
+        row = json.loads(lines[0])
+        row["answer"] += " (edited)"
+        path.write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
+
+    hub_like = "org/some-model"  # a non-tiny model: no tokenizer trained on the texts
+    tiny0, hub0 = fps("tiny"), fps(hub_like)
+    assert fps("tiny") == tiny0 and fps(hub_like) == hub0  # same files -> same fingerprints
+    edit("eval_world.jsonl")
+    hub1 = fps(hub_like)
+    assert hub1["eval"] != hub0["eval"]
+    assert {k: hub1[k] for k in ("target", "retain", "unlearn")} == {
+        k: hub0[k] for k in ("target", "retain", "unlearn")
+    }
+    assert all(fps("tiny")[k] != tiny0[k] for k in tiny0)  # the tiny tokenizer reads every text
+    edit("forget.jsonl")
+    hub2 = fps(hub_like)
+    assert hub2["unlearn"] != hub1["unlearn"]
+    assert hub2["retain"] == hub1["retain"] and hub2["target"] == hub1["target"]
+
+
+def test_training_on_nothing_is_an_error_not_a_hang(nano_model, formatter):
+    from obliviate.config import UnlearnConfig
+    from obliviate.errors import ObliviateError
+    from obliviate.training import train
+
+    with pytest.raises(ObliviateError, match="unlearn: no training examples"):
+        train(
+            nano_model, lambda m, b: None, [], UnlearnConfig(), formatter.pad_id, 0, desc="unlearn"
+        )

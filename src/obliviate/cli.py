@@ -7,6 +7,7 @@ obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -
 obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
+obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
 obliviate data synth --out DIR [--people N] [--seed S]
 """
 
@@ -134,6 +135,11 @@ def cmd_list(ns: argparse.Namespace) -> int:
 def cmd_bench(ns: argparse.Namespace) -> int:
     from .bench import bench_methods
 
+    if ns.bench_command == "eval":
+        from .bench_eval import bench_eval, render
+
+        print(render(bench_eval(ns.run, ns.config, ns.overrides, ns.model, ns.rounds, ns.out)))
+        return 0
     print(
         bench_methods(
             [ns.methods], ns.config, ns.base_run, ns.overrides, ns.configs_dir, ns.out, ns.prefix,
@@ -180,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list methods, benchmarks or metrics")
     p.add_argument("what", choices=["methods", "benchmarks", "metrics"])
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("bench", help="benchmark methods (one subprocess each) into a table")
+    p = sub.add_parser("bench", help="benchmark methods, or the evaluation's cost, into a table")
     bench_sub = p.add_subparsers(dest="bench_command", required=True)
     b = bench_sub.add_parser("methods", help="unlearn + eval each method against one base run")
     b.add_argument("--methods", required=True, help="comma-separated names, or 'all'")
@@ -193,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--timeout", type=float, help="seconds per method subprocess")
     b.add_argument("--threads", type=int, default=0, help="OMP/MKL threads per subprocess")
     b.add_argument("overrides", nargs="*", help="key=value overrides for every run")
+    b.set_defaults(func=cmd_bench)
+    b = bench_sub.add_parser("eval", help="cost of every metric vs the foundation suite")
+    b.add_argument("--run", required=True, help="finished run whose model is evaluated")
+    b.add_argument("--config", help="the run's config YAML (default: the quickstart)")
+    b.add_argument("--model", default="target", choices=["target", "retain", "unlearned"])
+    b.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up round")
+    b.add_argument("--out", help="markdown table path (default <out_dir>/bench_eval/bench_eval.md)")
+    b.add_argument("overrides", nargs="*", help="key=value overrides for every config")
     b.set_defaults(func=cmd_bench)
     p = sub.add_parser("data", help="write benchmark data to disk")
     data_sub = p.add_subparsers(dest="data_command", required=True)

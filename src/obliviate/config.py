@@ -44,6 +44,11 @@ class BenchmarkConfig:
     targets: str = "1"  # RWKU targets: "3", "1-10" (inclusive) or "1,4,7"
     corpus: str = "positive"  # RWKU forget corpus: positive | passage | pair | refusal
     corpus_model: str = "llama3"  # RWKU corpus generator: llama3 | phi3
+    # RWKU: directory of generated corpora (`obliviate corpus` writes
+    # <run>/generated/rwku_corpus/train_<corpus>.jsonl); "" = the hub corpus
+    corpus_dir: str = ""
+    general: str = ""  # general QA for data.general: "" = the benchmark's own | wiki_qa
+    general_path: str = ""  # local copy of the general set in the hub layout ("" = the hub)
 
 
 @dataclass
@@ -108,7 +113,7 @@ class KFRKRRConfig:
 
     nli_model: str = "sileod/deberta-v3-base-tasksource-nli"
     embedding_model: str = "sentence-transformers/all-MiniLM-L12-v2"
-    entity_extractor: str = "regex"  # offline extractor; an LLM one is built in Python
+    entity_extractor: str = "regex"  # regex (offline) | llm (the generate backend, ReLearn)
     theta_1: float = 0.3
     theta_2: float = 0.3
 

@@ -14,8 +14,10 @@ Layout of ``<run.out_dir>/<run.name>/``::
     metrics.json             {"benchmark", "method", "models": {...}, "timings": {...}, ...}
     report.md
 
-A stage whose fingerprint (its config plus its inputs' fingerprints) matches a finished
-record is reused, not recomputed. Every file is written atomically.
+A stage whose fingerprint (its config, its inputs' fingerprints and a content hash of the
+benchmark data it reads, :meth:`Run.data_hash`) matches a finished record is reused, not
+recomputed: a changed data file or generator output re-runs exactly the stages that read it.
+Code is not fingerprinted. Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .models.loading import load_pretrained, save_pretrained
 from .models.reference import make_reference
 from .models.scope import is_adapter_dir, load_adapter_model, save_model, scope_model
 from .models.tiny import build_tiny_model, train_tokenizer
-from .records import BenchmarkData
+from .records import BenchmarkData, content_hash
 from .training import TrainResult, make_accelerator, train
 
 MODEL_ROLES = ("target", "retain", "unlearned")
@@ -93,6 +95,8 @@ class Run:
         write_atomic(self.dir / "config.yaml", to_yaml(cfg))
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self._data: BenchmarkData | None = None
+        self._data_hashes: dict[str, str] = {}
+        self._chat_backend: Any = None
         self.timings: dict[str, float] = {}
 
     # -- helpers
@@ -103,6 +107,16 @@ class Run:
             self._data = load_benchmark(self.cfg.benchmark)
             self.timings["load_benchmark"] = round(time.perf_counter() - t0, 3)
         return self._data
+
+    @property
+    def data_loaded(self) -> bool:
+        return self._data is not None
+
+    def use_data(self, data: BenchmarkData) -> None:
+        """Use ``data`` instead of loading the benchmark: a step that writes part of the
+        benchmark itself (RWKU's generated forget corpus) loads it without that part."""
+        self._data = data
+        self._data_hashes.clear()
 
     def _home(self, stage_or_role: str) -> Path:
         """Run dir holding a stage or model: shared stages may live in ``run.base_run``."""
@@ -156,14 +170,45 @@ class Run:
     def _is_tiny(self) -> bool:
         return self.cfg.model.name_or_path == "tiny"
 
-    # -- fingerprints
+    # -- fingerprints: a stage's config, its inputs' fingerprints and the data it reads
+    def data_hash(self, part: str) -> str:
+        """Content hash of the benchmark data a stage reads (computed once per part).
+
+        ``tokenizer``: every text (the tiny model's tokenizer is trained on them); ``target`` /
+        ``retain``: the fine-tuning records; ``unlearn``: forget, retain, general records and
+        the extras methods read; ``eval``: the evaluation sets.
+        """
+        if part not in self._data_hashes:
+            d = self.data
+            pools: dict[str, list[Any]] = {
+                "tokenizer": [d.tokenizer_texts()],
+                "target": [d.finetune],
+                "retain": [d.finetune_retain],
+                # generated rows (extras["generated"]) have a file hash of their own
+                "unlearn": [
+                    d.forget,
+                    d.retain,
+                    d.general,
+                    sorted((k, v) for k, v in d.extras.items() if k != "generated"),
+                ],
+                "eval": [[(k, s.records) for k, s in sorted(d.eval_sets.items())]],
+            }
+            self._data_hashes[part] = content_hash(*pools[part])
+        return self._data_hashes[part]
+
     def fp_base(self) -> str:
-        return fingerprint("base", to_dict(self.cfg)["benchmark"], to_dict(self.cfg)["model"])
+        """The model config (+ the tokenizer's texts for the tiny model). The benchmark config
+        enters no fingerprint: what it selects enters through :meth:`data_hash`, so settings
+        that change only the forget corpus (e.g. RWKU's ``corpus``) keep the fine-tuned models."""
+        data = [self.data_hash("tokenizer")] if self._is_tiny else []
+        return fingerprint("base", to_dict(self.cfg)["model"], self.cfg.run.seed, *data)
 
     def fp_finetune(self, role: str) -> str:
         ft = to_dict(self.cfg)["finetune"]
         ft.pop("retain_model", None)
-        return fingerprint("finetune", role, self.fp_base(), ft, self.cfg.run.seed)
+        return fingerprint(
+            "finetune", role, self.fp_base(), ft, self.cfg.run.seed, self.data_hash(role)
+        )
 
     def fp_unlearn(self) -> str:
         from .generate.store import generated_fingerprint
@@ -171,7 +216,7 @@ class Run:
         kind = get_method_class(self.cfg.unlearn.method).needs_generated
         return fingerprint(
             "unlearn", self.fp_finetune("target"), to_dict(self.cfg)["unlearn"], self.cfg.run.seed,
-            *generated_fingerprint(self.dir, kind),
+            self.data_hash("unlearn"), *generated_fingerprint(self.dir, kind),
         )  # fmt: skip
 
     def fp_model(self, role: str) -> str:
@@ -184,7 +229,7 @@ class Run:
         if not self._is_tiny or self._finished("base", fp):
             return fp
         t0 = time.perf_counter()
-        tok = train_tokenizer(self.data.all_texts(), self.cfg.model.tokenizer_vocab)
+        tok = train_tokenizer(self.data.tokenizer_texts(), self.cfg.model.tokenizer_vocab)
         model = build_tiny_model(tok, self.cfg.model.tiny_preset, seed=self.cfg.run.seed)
         save_pretrained(model, tok, self.model_dir("base"))
         self._finish("base", fp, {"seconds": round(time.perf_counter() - t0, 3)})
@@ -364,12 +409,7 @@ class Run:
 
     def stage_eval(self, roles: list[str] | None = None) -> dict[str, Any]:
         """Evaluate each model on the suite; forget quality uses the retain model's values."""
-        from .eval.generation import make_generator
-        from .eval.suites import get_suite
-        from .eval.suites.base import EvalContext
-
         roles = roles or list(self.cfg.eval.models)
-        suite = get_suite(BENCHMARKS[self.cfg.benchmark.name].suite)
         ecfg = to_dict(self.cfg)["eval"]
         # the retain model goes first: every other model's forget quality needs its values
         needs_retain = self.cfg.finetune.retain_model
@@ -379,7 +419,6 @@ class Run:
         # the retain model's values other models' metrics compare against (retain_values.json):
         # per-item forget truth ratios (forget quality), per-item NLL (Reference MIA), its MIA
         # AUC (privleak). Suites without ``retain_values`` take the forget truth ratios alone.
-        full_values = hasattr(suite, "retain_values")
         retain_vals: dict[str, Any] | None = None
         external_tr = self.cfg.eval.retain_tr_file
         if external_tr:  # the retain model's forget truth ratios from a file or another run
@@ -390,7 +429,7 @@ class Run:
         for role in order:
             self.ensure_model(role)
             values: dict[str, Any] | None = None
-            fp = fingerprint("eval", self.fp_model(role), ecfg)
+            fp = fingerprint("eval", self.fp_model(role), ecfg, self.data_hash("eval"))
             out_dir = self.eval_dir(role)
             done = self._finished(f"eval_{role}", fp)
             if done:
@@ -401,38 +440,9 @@ class Run:
             else:
                 t0 = time.perf_counter()
                 model, tok = self.load(role)
-                ctx = EvalContext(
-                    model, tok, self.formatter(tok), self.cfg.eval.batch_size,
-                    self.cfg.eval.max_new_tokens, self.device, config=self.cfg.eval,
-                    generator=make_generator(
-                        self.cfg.eval.backend, model, tok, self.cfg.eval.batch_size, self.device,
-                        str(self.model_dir(role)), self.cfg.model.dtype,
-                    ),
-                    load_model=self._load_any, role=role,
-                )  # fmt: skip
-                if role == "unlearned":  # in-context methods prompt the unlearned model
-                    method = get_method_class(self.cfg.unlearn.method)(
-                        dict(self.cfg.unlearn.params)
-                    )
-                    method.prepare_eval(self.data)
-                    ctx.prefix = method.eval_prefix
-                results = suite.evaluate(self.data, ctx, list(self.cfg.eval.sets) or None)
+                results, metrics, values = self.evaluate_model(role, model, tok, retain_vals)
                 if role == "retain":
-                    values = (suite.retain_values(results) if full_values else
-                              {"forget/truth_ratio": [r["truth_ratio"] for r in
-                                                      results["forget"].items]}
-                              if "forget" in results else {})  # fmt: skip
                     write_json(out_dir / RETAIN_VALUES, values)
-                against = values if role == "retain" else retain_vals
-                metrics = suite.aggregate(
-                    results, against if full_values else (against or {}).get("forget/truth_ratio")
-                )
-                if role == "retain" and "forget" in results:
-                    metrics["forget_quality"] = 1.0  # KS of a sample against itself
-                if self.cfg.eval.lm_eval.tasks:
-                    from .eval.lmeval import run_lm_eval
-
-                    metrics |= run_lm_eval(model, tok, self.cfg.eval.lm_eval, self.device)
                 for name, res in results.items():
                     write_jsonl(out_dir / f"{name}.jsonl", res.items)
                 write_json(out_dir / "metrics.json", metrics)
@@ -445,6 +455,64 @@ class Run:
             if role in roles:
                 per_model[role] = metrics
         return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
+
+    def evaluate_model(
+        self,
+        role: str,
+        model: torch.nn.Module,
+        tok: Any,
+        retain_vals: dict[str, Any] | None,
+        eval_cfg: Any = None,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """One model through the suite: (per-set results, metrics, the retain model's values
+        when ``role`` is ``retain``, else None). ``eval_cfg`` replaces ``cfg.eval``."""
+        from .eval.generation import make_generator
+        from .eval.suites import get_suite
+        from .eval.suites.base import EvalContext
+
+        ec = eval_cfg or self.cfg.eval
+        suite = get_suite(BENCHMARKS[self.cfg.benchmark.name].suite)
+        ctx = EvalContext(
+            model, tok, self.formatter(tok), ec.batch_size, ec.max_new_tokens, self.device,
+            config=ec,
+            generator=make_generator(ec.backend, model, tok, ec.batch_size, self.device,
+                                     str(self.model_dir(role)), self.cfg.model.dtype),
+            load_model=self._load_any, role=role, chat=self._chat,
+        )  # fmt: skip
+        if role == "unlearned":  # in-context methods prompt the unlearned model
+            method = get_method_class(self.cfg.unlearn.method)(dict(self.cfg.unlearn.params))
+            method.prepare_eval(self.data)
+            ctx.prefix = method.eval_prefix
+        results = suite.evaluate(self.data, ctx, list(ec.sets) or None)
+        full_values = hasattr(suite, "retain_values")
+        values: dict[str, Any] | None = None
+        if role == "retain":
+            values = (suite.retain_values(results) if full_values else
+                      {"forget/truth_ratio": [r["truth_ratio"] for r in results["forget"].items]}
+                      if "forget" in results else {})  # fmt: skip
+        against = values if role == "retain" else retain_vals
+        metrics = suite.aggregate(
+            results, against if full_values else (against or {}).get("forget/truth_ratio")
+        )
+        if ec.lm_eval.tasks:
+            from .eval.lmeval import run_lm_eval
+
+            metrics |= run_lm_eval(model, tok, ec.lm_eval, self.device)
+        return results, metrics, values
+
+    def _chat(self, prompt: str) -> str:
+        """One greedy user turn through the ``generate`` backend (built once, request-cached)."""
+        if self._chat_backend is None:
+            from .generate.store import make_backend
+
+            self._chat_backend = make_backend(self)
+            if self._chat_backend is None:
+                raise ObliviateError(
+                    "an LLM is needed (eval.kfr_krr.entity_extractor=llm) but "
+                    "generate.backend=offline; accepted: hf, vllm, openai"
+                )
+        messages = [{"role": "user", "content": prompt}]
+        return self._chat_backend.chat(messages, temperature=0.0, max_tokens=256)[0]
 
     def _load_any(self, name: str):
         """A run role's model (target, retain, unlearned) or a hub id / path, on the device."""

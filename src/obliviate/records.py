@@ -5,7 +5,10 @@ A loader maps its source's fields onto these once; nothing downstream knows the 
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 
@@ -120,11 +123,14 @@ class BenchmarkData:
     general: list[Record] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def all_texts(self) -> list[str]:
-        """Every string in the benchmark (used to train the tiny model's tokenizer)."""
+    def tokenizer_texts(self) -> list[str]:
+        """The strings the tiny model's tokenizer is trained on: what the models are fine-tuned
+        on and evaluated with. Unlearning-time data (forget, retain, general) is left out: it is
+        fine-tuning data already, or new text (a generated corpus, WikiQA) that the byte-level
+        tokenizer encodes without unknown tokens, so adding it never retrains the models."""
         texts: list[str] = []
         seen: set[int] = set()
-        pools = [self.finetune, self.finetune_retain, self.forget, self.retain, self.general]
+        pools = [self.finetune, self.finetune_retain]
         pools += [s.records for s in self.eval_sets.values()]
         for pool in pools:
             for rec in pool:
@@ -133,6 +139,29 @@ class BenchmarkData:
                 seen.add(id(rec))
                 texts.extend(record_texts(rec))
         return texts
+
+
+def content_hash(*pools: Iterable[Any]) -> str:
+    """sha256 (16 hex digits) of records and other values, in order: what a stage consumed.
+
+    Records hash by type and fields, dataclasses (e.g. synthkb's world) by their fields, the
+    rest by its JSON form. Stage fingerprints include it, so a changed data file or generator
+    invalidates the stages that read it.
+    """
+    digest = hashlib.sha256()
+    for pool in pools:
+        for item in pool:
+            digest.update(json.dumps(item, sort_keys=True, default=_plain).encode())
+            digest.update(b"\n")
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of a dataclass (its type and fields) for :func:`content_hash`."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {"type": type(value).__name__, **vars(value)}
+    raise TypeError(f"content_hash: cannot hash a {type(value).__name__}")
 
 
 def record_texts(rec: Record) -> list[str]:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .config import TrainConfig
+from .errors import ObliviateError
 from .formatting import Encoded, collate_right
 
 LossFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
@@ -111,6 +112,8 @@ def train(
     given, is sampled with replacement, one batch per forget batch. ``before_step`` runs after
     the gradients are complete (accumulated, clipped) and before ``optimizer.step()``.
     """
+    if not forget:
+        raise ObliviateError(f"{desc}: no training examples (the data this stage learns is empty)")
     acc = accelerator or make_accelerator(tcfg.grad_accum)
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -90,7 +90,7 @@ def test_real_privacy_files_counts() -> None:
 
 def test_suite_accuracy_and_success_by_hand(knowundo_dir: Path) -> None:
     data = knowundo.load(_cfg(knowundo_dir))
-    tok = train_tokenizer(data.all_texts(), vocab_size=300)
+    tok = train_tokenizer(data.tokenizer_texts(), vocab_size=300)
     model = build_tiny_model(tok, "nano", seed=3)
     fmt = Formatter(tok, "kud-nn", max_length=320)  # the direct prompt is not cut
     ctx = EvalContext(model, tok, fmt, batch_size=2)

@@ -1,5 +1,6 @@
-"""RWKU: loader on a local copy in the hub layout, prompts, utility scoring rules by hand, the
-probe / empty-generation handling by hand, an end-to-end batch run."""
+"""RWKU: loader on a local copy in the hub layout, generated corpora (benchmark.corpus_dir),
+prompts, utility scoring rules by hand, the probe / empty-generation handling by hand, an
+end-to-end batch run, and `obliviate corpus` then an unlearning run on the generated corpus."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from hub_copies import CONFIGS, TARGETS
 
 from obliviate.benchmarks import rwku
+from obliviate.cli import main
 from obliviate.config import load_config
 from obliviate.errors import ObliviateError
 from obliviate.eval.suites import rwku as rwku_suite
@@ -78,6 +80,75 @@ def test_batch_targets_dedupe_utility_and_corpora(rwku_dir: Path) -> None:
         rwku.load(_cfg(rwku_dir, "benchmark.corpus_model=phi3"))
     with pytest.raises(ObliviateError, match="benchmark.corpus='negative'"):
         rwku.load(_cfg(rwku_dir, "benchmark.corpus=negative"))
+
+
+def _write_jsonl(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_generated_corpora_are_read_from_corpus_dir(rwku_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    pair = [{"id": f"{t}-0", "prompt": f"Bio of {t}.", "response": [f"{t} fake.", f"{t} real."],
+             "subject": t, "intro": "x"} for t in TARGETS]  # fmt: skip
+    _write_jsonl(out / "train_pair.jsonl", pair)
+    _write_jsonl(out / "train_positive.jsonl",
+                 [{"id": "0", "text": f"{t} real.", "subject": t, "intro": "x"} for t in TARGETS])  # fmt: skip
+    _write_jsonl(out / "train_refusal.jsonl", [{"id": "0", "instruction": f"Who is {t}?",
+                 "input": "", "output": "I don't know.", "subject": t} for t in TARGETS])  # fmt: skip
+    data = rwku.load(_cfg(rwku_dir, "benchmark.targets=1,3", "benchmark.corpus=pair",
+                          f"benchmark.corpus_dir={out}"))  # fmt: skip
+    assert [(r.id, r.question, r.answer, r.meta["preferred"]) for r in data.forget] == [
+        (f"train_pair/{i}", f"Bio of {t}.", f"{t} real.", f"{t} fake.")
+        for i, t in enumerate(TARGETS[::2])
+    ]  # only the selected targets, numbered and mapped as the hub rows
+    assert data.extras["pairs"] == data.forget
+    # a generated corpus is the model's own output: not in the stand-in pretraining
+    assert not {r.text for r in data.finetune if isinstance(r, Passage)} & {"Mara Quill real."}
+    assert data.extras["intros"] == {
+        TARGETS[0]: f"{TARGETS[0]} is a mystery singer from Varnholm.",
+        TARGETS[2]: f"{TARGETS[2]} is a science fiction singer from Ostermark.",
+    }
+    pos = rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}"))
+    assert [(type(r), r.id, r.text) for r in pos.forget] == [
+        (Passage, "train_positive/0", f"{TARGETS[0]} real.")
+    ]
+    ref = rwku.load(_cfg(rwku_dir, "benchmark.corpus=refusal", f"benchmark.corpus_dir={out}"))
+    assert ref.extras["refusals"][0].question == f"Who is {TARGETS[0]}?"
+    assert rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}"), with_corpus=False).forget == []
+    # errors: a missing file names the path and the command; passage has no generated form
+    with pytest.raises(
+        ObliviateError, match=r"empty/train_pair\.jsonl does not exist.*obliviate corpus"
+    ):
+        rwku.load(
+            _cfg(rwku_dir, "benchmark.corpus=pair", f"benchmark.corpus_dir={tmp_path / 'empty'}")
+        )
+    with pytest.raises(ObliviateError, match="corpus=passage has no generated form"):
+        rwku.load(_cfg(rwku_dir, "benchmark.corpus=passage", f"benchmark.corpus_dir={out}"))
+    # schema errors name file:line (blank lines counted) and the field
+    bad = {**pair[1], "response": "one string"}
+    (out / "train_pair.jsonl").write_text(json.dumps(pair[0]) + "\n\n" + json.dumps(bad) + "\n")
+    with pytest.raises(
+        ObliviateError, match=r"train_pair\.jsonl:3: record 0 field 'response' is a str"
+    ):
+        rwku.load(
+            _cfg(
+                rwku_dir,
+                "benchmark.corpus=pair",
+                f"benchmark.corpus_dir={out}",
+                "benchmark.targets=2",
+            )
+        )
+    (out / "train_pair.jsonl").write_text(json.dumps({**pair[1], "response": ["only one"]}) + "\n")
+    with pytest.raises(ObliviateError, match=r"train_pair\.jsonl:1: field 'response' must be"):
+        rwku.load(
+            _cfg(
+                rwku_dir,
+                "benchmark.corpus=pair",
+                f"benchmark.corpus_dir={out}",
+                "benchmark.targets=2",
+            )
+        )
 
 
 def test_parse_targets() -> None:
@@ -215,3 +286,43 @@ def test_end_to_end_batch_run(rwku_dir: Path, tmp_path: Path) -> None:
     ]
     assert {r["subject"] for r in rows} == set(TARGETS[:2]) and len(rows) == 6
     assert all(r["empty"] == (r["rouge_l_recall"] is None) for r in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:prompt of")
+def test_generated_corpus_then_unlearning(rwku_dir: Path, tmp_path: Path) -> None:
+    """A user's own targets: `obliviate corpus` with the local model (hf backend, nano target)
+    writes RWKU-schema files before they can be read; then DPO runs on the generated pairs."""
+    corpus_dir = tmp_path / "mine" / "generated" / "rwku_corpus"
+    common = [str(CONFIGS / "rwku.yaml"), f"benchmark.path={rwku_dir}", "benchmark.targets=1-2",
+              f"run.out_dir={tmp_path}", "run.name=mine", "model.tiny_preset=nano",
+              "model.tokenizer_vocab=400", "finetune.epochs=2", "benchmark.corpus=pair",
+              f"benchmark.corpus_dir={corpus_dir}"]  # fmt: skip
+    assert main(["corpus", *common, "generate.backend=hf", "generate.corpus_pairs=2",
+                 "generate.corpus_questions=2", "generate.max_tokens=6",
+                 "generate.cache_dir=none"]) == 0  # fmt: skip
+    pairs = [json.loads(x) for x in (corpus_dir / "train_pair.jsonl").read_text().splitlines()]
+    intros = {
+        r["target"]: r["intro"] for r in json.loads((rwku_dir / "All/intro.json").read_text())
+    }
+    assert [r["subject"] for r in pairs] == [TARGETS[0]] * 2 + [TARGETS[1]] * 2
+    for r in pairs:
+        assert set(r) == {"id", "prompt", "response", "subject", "intro"}
+        assert r["intro"] == intros[r["subject"]]  # the targets' intros reached the prompts
+        assert r["prompt"] == f"{r['intro']} Please write a short biography of {r['subject']}."
+        assert len(r["response"]) == 2 and all(isinstance(x, str) for x in r["response"])
+    for name, keys in (("positive", {"id", "text", "subject", "intro"}),
+                       ("refusal", {"id", "instruction", "input", "output", "subject"})):  # fmt: skip
+        rows = [
+            json.loads(x) for x in (corpus_dir / f"train_{name}.jsonl").read_text().splitlines()
+        ]
+        assert rows and all(set(r) == keys for r in rows)
+    dpo = ["unlearn.method=dpo", "unlearn.max_steps=2",
+           "unlearn.params={preferred: counterfactual, retain_loss: none}"]  # fmt: skip
+    run = Run(load_config(common[0], [*common[1:], *dpo]))
+    info = run.stage_unlearn()
+    assert info["training"]["steps"] == 2
+    assert [(r.id, r.question, r.meta["preferred"], r.answer) for r in run.data.forget] == [
+        (f"train_pair/{i}", r["prompt"], r["response"][0], r["response"][1])
+        for i, r in enumerate(pairs)
+    ]

@@ -90,8 +90,22 @@ def test_judge_applies_the_rules(model_dirs) -> None:
         assert rows[1]["entity_score"] == 0.0  # "I do not know." has no entity
 
 
+def test_llm_extractor_from_config_asks_the_chat_backend(model_dirs) -> None:
+    cfg = KFRKRRConfig(nli_model=str(model_dirs / "nli"), embedding_model=str(model_dirs / "emb"),
+                       entity_extractor="llm")  # fmt: skip
+    prompts: list[str] = []
+    judge = build_judge(cfg, chat=lambda p: prompts.append(p) or "Vesby, Mara Kolb, pilot")
+    row = judge.judge(["Where was Mara Kolb born?"], ["In Vesby."], ["Vesby."], True)[0]
+    assert len(prompts) == 2  # the generation and the ground truth, each asked once
+    assert row["entities_pred"] == ["Vesby", "pilot"]  # "Mara Kolb" overlaps the query
+    with pytest.raises(ObliviateError, match="generate.backend"):
+        build_judge(cfg)  # llm without a chat backend
+
+
 def test_judge_configuration_errors(model_dirs) -> None:
-    with pytest.raises(ObliviateError, match="entity_extractor='spacy' is unknown"):
+    with pytest.raises(
+        ObliviateError, match="entity_extractor='spacy' is unknown; accepted: regex, llm"
+    ):
         build_judge(KFRKRRConfig(entity_extractor="spacy"))
     with pytest.raises(ObliviateError, match="needed"):
         NLIModel(str(model_dirs / "emb"))  # no contradiction label

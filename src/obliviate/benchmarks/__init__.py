@@ -69,4 +69,7 @@ def _real(name: str, cfg: BenchmarkConfig) -> BenchmarkData:
 
 
 def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:
-    return BENCHMARKS[cfg.name].load(cfg)
+    """The benchmark's records; ``benchmark.general`` replaces ``data.general`` (general.py)."""
+    from .general import attach_general
+
+    return attach_general(BENCHMARKS[cfg.name].load(cfg), cfg)

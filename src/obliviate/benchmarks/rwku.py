@@ -14,6 +14,18 @@ Forget corpus (``benchmark.corpus``; ``benchmark.corpus_model`` = ``llama3`` | `
 - ``refusal``: ``train_refusal_<model>``: ``QAItem(instruction [+ "\\n" + input], refusal)``,
   also in ``extras["refusals"]`` (RT).
 
+Generated corpora (SPEC 5.3; ``benchmark.corpus_dir``): RWKU's methods on a user's own targets.
+``obliviate corpus`` writes ``<run>/generated/rwku_corpus/train_{positive,negative,pair,refusal}
+.jsonl`` in the hub schemas (:mod:`obliviate.generate.rwku`); with ``corpus_dir`` set, the corpus
+is read from ``<corpus_dir>/train_<corpus>.jsonl`` (``passage`` has no generated form), checked
+with the same schemas (errors name file:line and field), kept to the selected targets and mapped
+exactly as the hub rows (ids ``train_<corpus>/<i>``). A generated corpus is the model's own
+output, not knowledge it was given: it never enters the tiny model's stand-in pretraining
+(``finetune``), so the target is the same model before and after ``obliviate corpus``. The
+generation step loads the benchmark with ``with_corpus=False`` (targets, intros, probes; an
+empty forget set), since the corpus it writes cannot be read yet; every other use of a missing
+file is an error naming the path and the command that writes it.
+
 Eval sets: ``forget_fb`` / ``forget_qa`` / ``forget_aa`` (levels 1-3), ``neighbor_fb`` /
 ``neighbor_qa``, ``mia_forget`` / ``mia_retain`` (raw text), and utility ``utility_gen`` (MMLU),
 ``utility_rea`` (BBH), ``utility_tru`` (TruthfulQA), ``utility_fac`` (TriviaQA), ``utility_flu``
@@ -31,14 +43,17 @@ a valid ``benchmark.path``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..config import BenchmarkConfig
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
-from .hub import Row, Schema, read_table
+from .hub import Row, Schema, check_rows, read_table
 
 REPO = "jinzhuoran/RWKU"
 CORPORA = ("positive", "passage", "pair", "refusal")
@@ -81,6 +96,7 @@ SCHEMAS: dict[str, Schema] = {
     "pair": {"prompt": str, "response": list, "subject": str},
     "refusal": {"instruction": str, "input": str, "output": str, "subject": str},
 }  # fmt: skip
+CORPUS_SCHEMAS = {"passage": "passage", "positive": "passage", "pair": "pair", "refusal": "refusal"}
 
 # ---- RWKU's evaluation prompts (SPEC 1.4): (user message, text appended after the template) ----
 FB_PROMPT = "Please complete the blank in the following question.\nQuestion: {query}\n"
@@ -224,30 +240,71 @@ def _utility(reader: _Reader) -> dict[str, list[Record]]:
     }
 
 
-def _corpus(reader: _Reader, corpus: str, model: str) -> list[Record]:
-    if corpus == "passage":
-        rows = reader.rows("train_original_passage", SCHEMAS["passage"])
-        return [Passage(r["text"], r["subject"], f"train_original_passage/{i}") for i, r in enumerate(rows)]  # fmt: skip
-    config = f"train_{corpus}_{model}"
-    if corpus == "positive":
-        rows = reader.rows(config, SCHEMAS["passage"])
-        return [Passage(r["text"], r["subject"], f"{config}/{i}") for i, r in enumerate(rows)]
+@dataclass(frozen=True)
+class _CorpusRows:
+    """Forget-corpus rows with their id prefix and, per row, where it came from (for errors)."""
+
+    rows: list[Row]
+    name: str
+    where: list[str]
+
+
+def _hub_corpus(reader: _Reader, corpus: str, model: str) -> _CorpusRows:
+    config = "train_original_passage" if corpus == "passage" else f"train_{corpus}_{model}"
+    rows = reader.rows(config, SCHEMAS[CORPUS_SCHEMAS[corpus]])
+    return _CorpusRows(rows, config, [f"RWKU {config} record {i}" for i in range(len(rows))])
+
+
+def generated_corpus_path(cfg: BenchmarkConfig) -> Path:
+    """``<benchmark.corpus_dir>/train_<benchmark.corpus>.jsonl``."""
+    return Path(cfg.corpus_dir).expanduser() / f"train_{cfg.corpus}.jsonl"
+
+
+def _generated_corpus(cfg: BenchmarkConfig, subjects: set[str]) -> _CorpusRows:
+    """The generated corpus file, checked line by line, rows of the selected targets."""
+    path = generated_corpus_path(cfg)
+    if not path.is_file():
+        raise ObliviateError(
+            f"benchmark.corpus_dir={cfg.corpus_dir!r}: {path} does not exist; `obliviate corpus "
+            "CONFIG generate.backend=hf|vllm|openai` writes the generated corpora to "
+            "<run>/generated/rwku_corpus/ (point benchmark.corpus_dir there)"
+        )
+    schema = SCHEMAS[CORPUS_SCHEMAS[cfg.corpus]]
+    rows, where = [], []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ObliviateError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+        check_rows([row], f"{path}:{lineno}", schema)
+        if row["subject"] in subjects:
+            rows.append(row)
+            where.append(f"{path}:{lineno}")
+    return _CorpusRows(rows, f"train_{cfg.corpus}", where)
+
+
+def _corpus(src: _CorpusRows, corpus: str) -> list[Record]:
+    """Corpus rows as records: text -> Passage; pair -> QAItem(prompt, real, preferred=fake);
+    refusal -> QAItem(instruction [+ "\\n" + input], refusal)."""
+    name, rows = src.name, src.rows
+    if corpus in ("passage", "positive"):
+        return [Passage(r["text"], r["subject"], f"{name}/{i}") for i, r in enumerate(rows)]
     if corpus == "pair":
-        rows = reader.rows(config, SCHEMAS["pair"])
         out: list[Record] = []
         for i, r in enumerate(rows):
             resp = r["response"]
             if len(resp) != 2 or not all(isinstance(x, str) for x in resp):
                 raise ObliviateError(
-                    f"RWKU {config} record {i}: field 'response' must be [fabricated, real] strings"
+                    f"{src.where[i]}: field 'response' must be [fabricated, real] strings"
                 )
             out.append(QAItem(question=r["prompt"], answer=resp[1], subject=r["subject"],
-                              id=f"{config}/{i}", meta={"preferred": resp[0]}))  # fmt: skip
+                              id=f"{name}/{i}", meta={"preferred": resp[0]}))  # fmt: skip
         return out
-    rows = reader.rows(config, SCHEMAS["refusal"])
     return [
         QAItem(question=r["instruction"] + ("\n" + r["input"] if r["input"] else ""),
-               answer=r["output"], subject=r["subject"], id=f"{config}/{i}", kind="refusal")
+               answer=r["output"], subject=r["subject"], id=f"{name}/{i}", kind="refusal")
         for i, r in enumerate(rows)
     ]  # fmt: skip
 
@@ -259,8 +316,13 @@ def _as_training(rec: QAItem) -> QAItem:
                   id=f"train/{rec.id}", kind=rec.kind, level=rec.level)  # fmt: skip
 
 
-def load(cfg: BenchmarkConfig) -> BenchmarkData:
-    """Map the selected RWKU targets onto the canonical records."""
+def load(cfg: BenchmarkConfig, with_corpus: bool = True) -> BenchmarkData:
+    """Map the selected RWKU targets onto the canonical records.
+
+    ``with_corpus=False`` (the corpus-generation step, see the module docstring) leaves the
+    forget set empty and reads no corpus; a corpus from ``corpus_dir`` is never part of
+    ``finetune`` either way, so both loads give the same target model.
+    """
     if cfg.corpus not in CORPORA:
         raise ObliviateError(
             f"benchmark.corpus={cfg.corpus!r} is unknown; {did_you_mean(cfg.corpus, CORPORA)}"
@@ -269,6 +331,12 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
         raise ObliviateError(
             f"benchmark.corpus_model={cfg.corpus_model!r} is unknown; "
             f"{did_you_mean(cfg.corpus_model, CORPUS_MODELS)}"
+        )
+    generated = bool(cfg.corpus_dir)
+    if generated and cfg.corpus == "passage":
+        raise ObliviateError(
+            "benchmark.corpus=passage has no generated form (RWKU's Wikipedia passages): with "
+            "benchmark.corpus_dir set, accepted: positive, pair, refusal"
         )
     targets_rows = _Reader(cfg).rows("forget_target", SCHEMAS["forget_target"])
     numbers = parse_targets(cfg.targets, len(targets_rows))
@@ -289,16 +357,27 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
     for name in ("forget_fb", "forget_qa", "forget_aa"):
         if not sets[name]:
             raise ObliviateError(f"RWKU: no {name} probes for targets {names}")
-    forget = _corpus(reader, cfg.corpus, cfg.corpus_model)
-    if not forget:
-        raise ObliviateError(f"RWKU: the {cfg.corpus} corpus has no rows for targets {names}")
+    forget: list[Record] = []
+    if with_corpus:
+        src = (_generated_corpus(cfg, set(names)) if generated
+               else _hub_corpus(reader, cfg.corpus, cfg.corpus_model))  # fmt: skip
+        forget = _corpus(src, cfg.corpus)
+        if not forget:
+            origin = str(generated_corpus_path(cfg)) if generated else src.name
+            raise ObliviateError(
+                f"RWKU: the {cfg.corpus} corpus ({origin}) has no rows for targets {names}"
+            )
     probes = [*sets["forget_fb"], *sets["forget_qa"], *sets["neighbor_fb"], *sets["neighbor_qa"]]
     stand_in = [_as_training(p) for p in probes]  # type: ignore[arg-type]
-    corpus_text = [r for r in forget if isinstance(r, Passage)]
-    corpus_text += [Passage(r.answer, r.subject, r.id) for r in forget
-                    if isinstance(r, QAItem) and "preferred" in r.meta]  # fmt: skip
+    corpus_text: list[Record] = []
+    if not generated:  # the hub corpus is text the model to be unlearned knows
+        corpus_text = [r for r in forget if isinstance(r, Passage)]
+        corpus_text += [Passage(r.answer, r.subject, r.id) for r in forget
+                        if isinstance(r, QAItem) and "preferred" in r.meta]  # fmt: skip
     neighbours = [_as_training(p) for p in [*sets["neighbor_fb"], *sets["neighbor_qa"]]]
-    extras: dict[str, Any] = {"forget_names": names, "targets": numbers, "corpus": cfg.corpus}
+    intros = {targets_rows[n - 1]["target"]: targets_rows[n - 1]["intro"] for n in numbers}
+    extras: dict[str, Any] = {"forget_names": names, "targets": numbers, "corpus": cfg.corpus,
+                              "intros": intros}  # fmt: skip
     if cfg.corpus == "pair":
         extras["pairs"] = list(forget)
     if cfg.corpus == "refusal":

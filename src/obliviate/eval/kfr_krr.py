@@ -216,19 +216,31 @@ class Judge:
         return rows
 
 
-def build_judge(cfg: Any, device: torch.device | str = "cpu") -> Judge:
+def build_judge(
+    cfg: Any, device: torch.device | str = "cpu", chat: Callable[[str], str] | None = None
+) -> Judge:
     """A :class:`Judge` from ``eval.kfr_krr`` (nli_model, embedding_model, entity_extractor,
-    theta_1, theta_2)."""
-    if cfg.entity_extractor not in ENTITY_EXTRACTORS:
+    theta_1, theta_2). ``entity_extractor=llm`` asks ``chat`` (the run's ``generate`` backend,
+    e.g. an OpenAI-compatible endpoint serving deepseek-chat as ReLearn does)."""
+    accepted = [*ENTITY_EXTRACTORS, "llm"]
+    if cfg.entity_extractor not in accepted:
         raise ObliviateError(
             f"eval.kfr_krr.entity_extractor={cfg.entity_extractor!r} is unknown; accepted: "
-            f"{', '.join(ENTITY_EXTRACTORS)} (an LLM extractor is built in Python with "
-            "LLMEntityExtractor(chat))"
+            f"{', '.join(accepted)}"
         )
+    if cfg.entity_extractor == "llm":
+        if chat is None:
+            raise ObliviateError(
+                "eval.kfr_krr.entity_extractor=llm needs an LLM: set generate.backend "
+                "(hf, vllm or openai) and generate.model"
+            )
+        extractor: EntityExtractor = LLMEntityExtractor(chat)
+    else:
+        extractor = ENTITY_EXTRACTORS[cfg.entity_extractor]()
     return Judge(
         NLIModel(cfg.nli_model, device),
         Embedder(cfg.embedding_model, device),
-        ENTITY_EXTRACTORS[cfg.entity_extractor](),
+        extractor,
         cfg.theta_1,
         cfg.theta_2,
     )

@@ -6,6 +6,7 @@ memorisation) reads these statistics; none re-runs the model.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,34 @@ class ItemStats:
         return float(-self.logprobs.mean()) if self.n else float("nan")
 
 
+def _keeps_logits(model: torch.nn.Module) -> bool:
+    """Whether ``model.forward`` takes ``logits_to_keep`` (transformers causal LMs; wrappers such
+    as peft pass ``**kwargs`` through)."""
+    params = inspect.signature(model.forward).parameters.values()
+    return any(p.name == "logits_to_keep" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def labelled_logits(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token logits at the labelled positions of a right-padded batch: ([N, V], [N]).
+
+    Only the positions from the earliest label on reach the LM head (``logits_to_keep``), so the
+    prompt's positions cost no vocabulary projection and no [B, T, V] tensor is built for them;
+    rows are then flattened to their labelled positions, in order.
+    """
+    labels = batch["labels"]
+    labelled = (labels != IGNORE_INDEX).any(0).nonzero()
+    first = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
+    keep = labels.shape[1] - max(first - 1, 0)  # logits at t predict the token at t + 1
+    kwargs = {"logits_to_keep": keep} if _keeps_logits(model) else {}
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
+    logits = out.logits[:, -keep:]  # a model that ignores logits_to_keep returns every position
+    targets = labels[:, labels.shape[1] - keep + 1 :]
+    mask = targets != IGNORE_INDEX
+    return logits[:, :-1][mask].float(), targets[mask]
+
+
 @torch.no_grad()
 def score(
     model: torch.nn.Module,
@@ -50,7 +79,8 @@ def score(
     """Teacher-forced scoring of ``encoded`` in length-sorted batches (right padding).
 
     Returns stats in the input order. ``dist_stats`` adds per-position μ and σ² of log p
-    (computed from the same logits: no second pass, no [B, T, V] tensor kept past a batch).
+    (computed from the same logits: no second pass; vocabulary-sized tensors exist only for
+    the labelled positions of one batch).
     """
     was_training = model.training
     model.eval()
@@ -60,24 +90,22 @@ def score(
         idx = order[start : start + batch_size]
         batch = collate_right([encoded[i] for i in idx], pad_id)
         batch = {k: v.to(device) for k, v in batch.items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logits, labels = logits[:, :-1].float(), batch["labels"][:, 1:]
-        mask = labels != IGNORE_INDEX
+        logits, targets = labelled_logits(model, batch)
         logp = F.log_softmax(logits, dim=-1)
-        safe = labels.masked_fill(~mask, 0)
-        lp = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-        correct = logits.argmax(-1) == labels
+        columns = [logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1), logits.argmax(-1) == targets]
         if dist_stats:
             p = logp.exp()
             mu = (p * logp).sum(-1)
-            sigma2 = (p * logp.square()).sum(-1) - mu.square()
+            columns += [mu, (p * logp.square()).sum(-1) - mu.square()]
+        counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1).tolist()
+        per_row = [torch.split(c.cpu(), counts) for c in columns]
         for row, i in enumerate(idx):
-            m = mask[row]
+            lp, correct, *dist = (c[row].numpy() for c in per_row)
             out[i] = ItemStats(
-                logprobs=lp[row][m].cpu().numpy().astype(np.float64),
-                correct=correct[row][m].cpu().numpy(),
-                mu=mu[row][m].cpu().numpy().astype(np.float64) if dist_stats else None,
-                sigma2=sigma2[row][m].cpu().numpy().astype(np.float64) if dist_stats else None,
+                logprobs=lp.astype(np.float64),
+                correct=correct,
+                mu=dist[0].astype(np.float64) if dist else None,
+                sigma2=dist[1].astype(np.float64) if dist else None,
             )
         del logits, logp
     if was_training:

@@ -13,6 +13,8 @@ Selection (training time, :func:`select_top_k`): per question the top-k candidat
 Ranking is by index with the index as tie-break, so equal scores never collapse two candidates
 into one (the peer keyed a dict by score, SPEC 8 #38); a missing score is an error, never a
 fallback to answer_0. A question with fewer than k candidates contributes what it has.
+``meow_dpo`` pairs each selected candidate with the row's original answer
+(:func:`meow_preference_pairs`).
 """
 
 from __future__ import annotations
@@ -96,12 +98,12 @@ def select_top_k(
     return sorted(range(n), key=lambda i: (sign * scores[i], i))[:k]  # type: ignore[operator]
 
 
-def meow_selection(
-    rows: Sequence[dict[str, Any]], k: int = 3, ranking: str = "largest", seed: int = 42
-) -> list[tuple[str, str]]:
-    """(question, inverted answer) training pairs: the top-k candidates of every row."""
+def _selected(
+    rows: Sequence[dict[str, Any]], k: int, ranking: str, seed: int
+) -> list[tuple[dict[str, Any], str]]:
+    """(row, inverted answer) for the top-k candidates of every row."""
     rng = random.Random(seed)
-    out: list[tuple[str, str]] = []
+    out: list[tuple[dict[str, Any], str]] = []
     for n_row, row in enumerate(rows):
         cands, scores = row["candidates"], row.get("candidate_memo")
         if scores is None or len(scores) != len(cands):
@@ -110,7 +112,22 @@ def meow_selection(
                 f"{'no' if scores is None else len(scores)} MEMO scores; regenerate it "
                 "(obliviate invert)"
             )
-        out += [(row["question"], cands[i]) for i in select_top_k(scores, k, ranking, rng)]
+        out += [(row, cands[i]) for i in select_top_k(scores, k, ranking, rng)]
     if not out:
         raise ObliviateError("MEOW: no inverted answer was generated for any forget question")
     return out
+
+
+def meow_selection(
+    rows: Sequence[dict[str, Any]], k: int = 3, ranking: str = "largest", seed: int = 42
+) -> list[tuple[str, str]]:
+    """(question, inverted answer) training pairs: the top-k candidates of every row."""
+    return [(row["question"], inv) for row, inv in _selected(rows, k, ranking, seed)]
+
+
+def meow_preference_pairs(
+    rows: Sequence[dict[str, Any]], k: int = 3, ranking: str = "largest", seed: int = 42
+) -> list[tuple[str, str, str]]:
+    """``meow_dpo`` data: (question, selected inverted answer ≻ original answer), one triple per
+    selected candidate (the same selection as :func:`meow_selection`)."""
+    return [(row["question"], inv, row["answer"]) for row, inv in _selected(rows, k, ranking, seed)]

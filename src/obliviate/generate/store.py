@@ -14,7 +14,9 @@ generated with ``generate.backend`` (``offline`` = the synthkb templates, :mod:`
 puts them in ``data.extras["generated"][kind]``, where methods (``relearn*``, ``meow*``) read
 them. The unlearning stage fingerprint includes a hash of the file, so regenerated data retrains.
 Requests go through the disk cache (``generate.cache_dir``) and generation resumes per chunk of
-``generate.batch_size`` items.
+``generate.batch_size`` items. The RWKU corpora are read back by the RWKU loader with
+``benchmark.corpus_dir=<run>/generated/rwku_corpus`` (the generation step itself loads RWKU
+without its forget corpus: the file it writes cannot be read yet).
 """
 
 from __future__ import annotations
@@ -225,6 +227,8 @@ def _meow(run: Any, backend: Backend | None, progress: Progress) -> list[dict[st
 
 
 def _targets(run: Any) -> list[Any]:
+    """``generate.targets``, else the benchmark's targets with their intros: synthkb's from its
+    world, RWKU's ``extras["intros"]`` (``forget_target``), else the forget subjects."""
     from ..benchmarks.synthkb import World
     from .offline import intro
     from .rwku import Target
@@ -232,6 +236,9 @@ def _targets(run: Any) -> list[Any]:
     g = run.cfg.generate
     if g.targets:
         return [Target(s, i) for s, i in g.targets.items()]
+    intros = run.data.extras.get("intros")
+    if intros:
+        return [Target(s, i) for s, i in intros.items()]
     subjects = list(dict.fromkeys(r.subject for r in run.data.forget if r.subject))
     if not subjects:
         raise ObliviateError("generate.targets is empty and the forget records name no subject")
@@ -239,8 +246,19 @@ def _targets(run: Any) -> list[Any]:
     if isinstance(world, World):
         people = {p.name: p for p in world.people}
         return [Target(s, intro(people[s])) for s in subjects]
-    intros = run.data.extras.get("intros", {})
-    return [Target(s, intros.get(s, "")) for s in subjects]
+    return [Target(s, "") for s in subjects]
+
+
+def _load_for_corpus(run: Any) -> None:
+    """RWKU with ``benchmark.corpus_dir``: the corpus this step writes cannot be read yet, so the
+    run loads the benchmark without a forget corpus (targets, intros, probes: what generation
+    and the tiny model's stand-in need; :func:`obliviate.benchmarks.rwku.load`)."""
+    from ..benchmarks import rwku
+    from ..benchmarks.general import attach_general
+
+    bcfg = run.cfg.benchmark
+    if bcfg.name == "rwku" and bcfg.corpus_dir and not run.data_loaded:
+        run.use_data(attach_general(rwku.load(bcfg, with_corpus=False), bcfg))
 
 
 def _rwku_corpus(run: Any, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
@@ -286,6 +304,8 @@ def ensure_generated(run: Any, kind: str, force: bool = False) -> list[dict[str,
 
     path = generated_path(run.dir, kind)
     g = run.cfg.generate
+    if kind == "rwku_corpus":
+        _load_for_corpus(run)
     if path.is_file() and not force:
         rows = read_rows(path)
         if kind in ("relearn", "meow"):

@@ -19,8 +19,8 @@ import torch
 
 from ..errors import ObliviateError
 from ..formatting import IGNORE_INDEX, Encoded, collate_right
-from .base import Context, Method, forward_logits, register
-from .losses import sequence_nll
+from .base import Context, forward_logits, register
+from .sft import ForgetSFT
 
 ADVERSARIES = ("base", "target")
 
@@ -50,7 +50,7 @@ class AdversarialParams:
 
 
 @register
-class Adversarial(Method):
+class Adversarial(ForgetSFT):
     name = "adversarial"
     description = "fine-tune toward the adversary's top-1 non-gold token (KnowUnDo), precomputed"
     Params = AdversarialParams
@@ -86,10 +86,3 @@ class Adversarial(Method):
         if adversary is model and was_training:
             model.train()
         del adversary
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        loss = sequence_nll(forward_logits(model, fb), fb["labels"])
-        return loss, {"forget_loss": float(loss.detach())}

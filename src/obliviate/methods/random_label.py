@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from ..formatting import IGNORE_INDEX, Encoded
-from .base import Context, Method, forward_logits, register
-from .losses import sequence_nll
+from .base import register
+from .sft import ForgetSFT
 
 
 def random_labels(
@@ -39,7 +39,7 @@ class RandomLabelParams:
 
 
 @register
-class RandomLabel(Method):
+class RandomLabel(ForgetSFT):
     name = "random_label"
     description = "fine-tune the forget answers toward uniformly random labels (KnowUnDo)"
     Params = RandomLabelParams
@@ -52,10 +52,3 @@ class RandomLabel(Method):
             enc = formatter.encode_record(rec)
             out.append(Encoded(enc.input_ids, random_labels(enc.labels, special, vocab, gen)))
         return out
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        loss = sequence_nll(forward_logits(model, fb), fb["labels"])
-        return loss, {"forget_loss": float(loss.detach())}

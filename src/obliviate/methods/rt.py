@@ -14,14 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from ..errors import ObliviateError
 from ..records import QAItem
-from .base import Context, Method, forward_logits, register
+from .base import register
 from .idk import idk_answer
-from .losses import sequence_nll
-from .retain import combine, retain_loss
+from .sft import ForgetSFT
 
 
 def refusal_examples(records: list[Any], formatter: Any, data: Any) -> list[Any]:
@@ -45,22 +42,10 @@ class RTParams:
 
 
 @register
-class RejectionTuning(Method):
+class RejectionTuning(ForgetSFT):
     name = "rt"
     description = "rejection tuning: fine-tune forget questions onto refusal answers (RWKU)"
     Params = RTParams
 
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
-
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
         return refusal_examples(records, formatter, data)
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        forget = sequence_nll(forward_logits(model, fb), fb["labels"])
-        return combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), 1.0, self.p.alpha
-        )

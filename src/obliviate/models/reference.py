@@ -26,7 +26,20 @@ from .scope import ADAPTER_NAME, Scoped
 SNAPSHOT_ADAPTER = "obliviate_ref"
 
 
-class FrozenCopy:
+class Reference:
+    """What every strategy offers: ``forward(**kwargs)`` and ``logits(batch)``."""
+
+    def forward(self, **kwargs: Any):
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def logits(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.forward(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).logits
+
+
+class FrozenCopy(Reference):
     """A deep copy of the starting model in eval mode with gradients off."""
 
     kind = "frozen_copy"
@@ -35,17 +48,11 @@ class FrozenCopy:
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def logits(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.forward(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).logits
-
-    @torch.no_grad()
     def forward(self, **kwargs: Any):
         return self.model(**kwargs)
 
 
-class AdapterReference:
+class AdapterReference(Reference):
     """π_ref of a LoRA model, through the trained model itself (peft mixed-adapter forward).
 
     ``snapshot=False``: every sample runs with adapter ``"__base__"``, i.e. the base model with
@@ -75,12 +82,6 @@ class AdapterReference:
         model.set_adapter(ADAPTER_NAME)
         for name, p in model.named_parameters():
             p.requires_grad_(flags.get(name, False))
-
-    @torch.no_grad()
-    def logits(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.forward(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).logits
 
     @torch.no_grad()
     def forward(self, **kwargs: Any):

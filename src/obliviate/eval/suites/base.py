@@ -68,6 +68,7 @@ class EvalContext:
     generator: Callable[..., list[str]] | None = None  # eval.backend; None: HF on ``model``
     load_model: Callable[[str], tuple[Any, Any]] | None = None  # run role / hub id -> (model, tok)
     role: str = ""  # the evaluated model's run role (target, retain, unlearned)
+    chat: Callable[[str], str] | None = None  # one-turn LLM (``generate`` backend): KFR entities
     _models: dict[str, tuple[Any, Formatter]] = field(default_factory=dict, repr=False)
     _judge: Any = field(default=None, repr=False)
 
@@ -110,7 +111,7 @@ class EvalContext:
 
             if self.config is None:
                 raise ObliviateError("kfr / krr need eval.kfr_krr settings (the run's eval config)")
-            self._judge = build_judge(self.config.kfr_krr, self.device)
+            self._judge = build_judge(self.config.kfr_krr, self.device, self.chat)
         return self._judge
 
 
@@ -465,3 +466,37 @@ def mia_pair_metrics(
         if "rel_diff" in want:
             out[f"{pair}/rel_diff"] = mia.rel_diff(out[f"{pair}/auc_min_k"], auc_ret)
     return out
+
+
+def flatten(results: Mapping[str, SetResult]) -> dict[str, Any]:
+    """Per-set metrics as ``<set>/<metric>`` keys."""
+    return {f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()}
+
+
+def aggregate_tofu_style(
+    results: Mapping[str, SetResult],
+    retain: Mapping[str, Any] | None,
+    pairs: Mapping[str, tuple[str, str]],
+    utility_components: Sequence[str],
+) -> dict[str, Any]:
+    """TOFU's aggregation (SPEC 6.1, 6.4): ``<set>/<metric>``, forget quality (KS test against
+    the retain model's per-item forget truth ratios), each MIA pair's AUCs / privleak, and
+    model utility (harmonic mean of ``utility_components``, when all are present)."""
+    flat = flatten(results)
+    forget = results.get("forget")
+    retain_tr = (retain or {}).get("forget/truth_ratio")
+    has_tr = forget is not None and all("truth_ratio" in row for row in forget.items)
+    if forget is not None and retain_tr and has_tr:
+        trs = [row["truth_ratio"] for row in forget.items]
+        if len(trs) != len(retain_tr):
+            raise ObliviateError(
+                f"forget quality: {len(trs)} forget items but {len(retain_tr)} retain "
+                "truth ratios; the retain values must come from the same forget split"
+            )
+        flat["forget_quality"] = tofu.forget_quality(trs, retain_tr)
+    for pair, (members, others) in pairs.items():
+        if members in results and others in results:
+            flat |= mia_pair_metrics(pair, members, others, results, retain)
+    if all(k in flat for k in utility_components):
+        flat["model_utility"] = tofu.model_utility({k: flat[k] for k in utility_components})
+    return flat

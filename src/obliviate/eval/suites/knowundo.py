@@ -24,7 +24,7 @@ from ...errors import ObliviateError
 from ...records import BenchmarkData, QAItem
 from ..metrics.knowundo import knowundo_scores, retention_success, token_accuracy, unlearn_success
 from ..scoring import score
-from .base import EvalContext, SetResult
+from .base import EvalContext, SetResult, flatten
 
 # eval set -> (records' eval set in BenchmarkData, direct prompt on)
 SETS: dict[str, tuple[str, bool]] = {
@@ -100,9 +100,7 @@ class KnowUnDoSuite:
         self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
     ) -> dict[str, Any]:
         """``<set>/acc``, ``<set>/ppl`` and the success rates (KnowUnDo has no forget quality)."""
-        flat: dict[str, Any] = {
-            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
-        }
+        flat = flatten(results)
         for suffix in ("", "_dp"):
             if f"unlearn_val{suffix}" in results:
                 flat[f"unlearn_success{suffix}"] = unlearn_success(flat[f"unlearn_val{suffix}/acc"])

@@ -34,7 +34,7 @@ from ...records import BenchmarkData, Passage, QAItem
 from ..metrics import mia
 from ..metrics.rouge import rwku_rouge_l_recall
 from ..scoring import score
-from .base import EvalContext, SetResult
+from .base import EvalContext, SetResult, flatten
 from .rwku_utility import UTILITY_SETS, prompt_ids, rwku_generate
 
 PROBE_SETS = ("forget_fb", "forget_qa", "forget_aa", "neighbor_fb", "neighbor_qa")
@@ -183,9 +183,7 @@ class RWKUSuite:
         self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
     ) -> dict[str, Any]:
         """``<set>/<metric>`` plus the paper's columns ×100 (``forget_fb`` ... ``utility_flu``)."""
-        flat: dict[str, Any] = {
-            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
-        }
+        flat = flatten(results)
         for key, (name, metric, scale) in COLUMNS.items():
             value = flat.get(f"{name}/{metric}")
             if name in results:

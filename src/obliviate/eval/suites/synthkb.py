@@ -25,13 +25,12 @@ from typing import Any
 
 from ...errors import ObliviateError
 from ...records import BenchmarkData
-from ..metrics import tofu
 from .base import (
     EvalContext,
     SetResult,
+    aggregate_tofu_style,
     evaluate_passage_set,
     evaluate_qa_set,
-    mia_pair_metrics,
     retain_values,
 )
 from .plan import parse_plan
@@ -127,17 +126,4 @@ class SynthKBSuite:
     ) -> dict[str, Any]:
         """Flatten to ``<set>/<metric>`` keys; add forget quality (against the retain model's
         forget truth ratios), MIA AUCs / privleak and model utility."""
-        flat: dict[str, Any] = {
-            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
-        }
-        forget = results.get("forget")
-        retain_tr = (retain or {}).get("forget/truth_ratio")
-        if forget is not None and retain_tr and "forget_quality" in forget.wanted:
-            trs = [row["truth_ratio"] for row in forget.items]
-            flat["forget_quality"] = tofu.forget_quality(trs, retain_tr)
-        for pair, (members, others) in MIA_PAIRS.items():
-            if members in results and others in results:
-                flat |= mia_pair_metrics(pair, members, others, results, retain)
-        if all(k in flat for k in UTILITY_COMPONENTS):
-            flat["model_utility"] = tofu.model_utility({k: flat[k] for k in UTILITY_COMPONENTS})
-        return flat
+        return aggregate_tofu_style(results, retain, MIA_PAIRS, UTILITY_COMPONENTS)

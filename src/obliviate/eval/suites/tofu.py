@@ -29,8 +29,7 @@ from typing import Any
 
 from ...errors import ObliviateError
 from ...records import BenchmarkData
-from ..metrics import tofu
-from .base import EvalContext, SetResult, evaluate_qa_set, mia_pair_metrics, retain_values
+from .base import EvalContext, SetResult, aggregate_tofu_style, evaluate_qa_set, retain_values
 from .plan import parse_plan
 
 QA_SETS: dict[str, str] = {
@@ -164,21 +163,4 @@ class TOFUSuite:
     ) -> dict[str, Any]:
         """``<set>/<metric>`` plus forget quality (against the retain model's forget truth
         ratios), the MIA AUCs / privleak (forget vs holdout) and model utility."""
-        flat: dict[str, Any] = {
-            f"{name}/{k}": v for name, res in results.items() for k, v in res.metrics.items()
-        }
-        retain_tr = (retain or {}).get("forget/truth_ratio")
-        if "forget" in results and retain_tr:
-            trs = [row["truth_ratio"] for row in results["forget"].items]
-            if len(trs) != len(retain_tr):
-                raise ObliviateError(
-                    f"forget quality: {len(trs)} forget items but {len(retain_tr)} retain "
-                    "truth ratios; the retain values must come from the same forget split"
-                )
-            flat["forget_quality"] = tofu.forget_quality(trs, retain_tr)
-        for pair, (members, others) in MIA_PAIRS.items():
-            if members in results and others in results:
-                flat |= mia_pair_metrics(pair, members, others, results, retain)
-        if all(k in flat for k in UTILITY_COMPONENTS):
-            flat["model_utility"] = tofu.model_utility({k: flat[k] for k in UTILITY_COMPONENTS})
-        return flat
+        return aggregate_tofu_style(results, retain, MIA_PAIRS, UTILITY_COMPONENTS)
