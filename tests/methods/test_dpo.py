@@ -86,8 +86,27 @@ def test_altpo_generates_alternates_and_prefers_them(trained_model, formatter, t
     start.load_state_dict(trained_model.state_dict())
     method = get_method_class("altpo")({"instruction": False, "max_new_tokens": 8})
     ctx, _ = run_method(method, trained_model, formatter, steps=4)
-    assert len(method.alternates) == 4 and any(method.alternates)
-    for ex, rec, alt in zip(ctx.forget, FORGET, method.alternates):
+    # SPEC 5.4: 5 sampled alternates per item, each its own pair, grouped by item
+    assert len(method.alternates) == len(ctx.forget) == 5 * len(FORGET)
+    assert any(method.alternates)
+    items = [rec for rec in FORGET for _ in range(5)]
+    for ex, rec, alt in zip(ctx.forget, items, method.alternates):
         assert ex["chosen"].input_ids == formatter.encode_pair(rec.question, alt).input_ids
+        assert ex["rejected"].input_ids == formatter.encode_record(rec).input_ids
     chosen = [ex["chosen"] for ex in ctx.forget]
     assert mean_nll(trained_model, formatter, chosen) < mean_nll(start, formatter, chosen)
+
+
+def test_altpo_sampling_is_seeded_and_greedy_gives_one(trained_model, formatter):
+    from obliviate.methods.base import Context
+
+    def alternates(params: dict) -> list[str]:
+        method = get_method_class("altpo")({"instruction": False, "max_new_tokens": 6, **params})
+        forget = method.build_forget(FORGET, formatter, None)
+        method.prepare(trained_model, Context(formatter, forget, [], batch_size=8))
+        return method.alternates
+
+    sampled = alternates({"num_alternates": 3})
+    assert len(sampled) == 3 * len(FORGET) and sampled == alternates({"num_alternates": 3})
+    assert sampled != alternates({"num_alternates": 3, "seed": 7})
+    assert len(alternates({"temperature": 0.0})) == len(FORGET)
