@@ -89,8 +89,9 @@ def _shared(cfg_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_base_compatible(base_dir: Path, cfg_dict: dict[str, Any], where: str) -> None:
-    """A method run must share the base run's benchmark/model/finetune settings and seed."""
-    base_cfg = yaml.safe_load((base_dir / "config.yaml").read_text())
+    """A method run must share the base run's benchmark/model/finetune settings and seed (the
+    base config read through the schema: keys added since it was written take their defaults)."""
+    base_cfg = to_dict(load_config(base_dir / "config.yaml"))
     mine, theirs = _shared(cfg_dict), _shared(base_cfg)
     diff = [
         f"{section}.{key}"

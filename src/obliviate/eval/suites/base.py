@@ -153,7 +153,16 @@ def _memorisation(st: ItemStats, want: Collection[str], with_ma: bool = True) ->
     return out
 
 
-def _generation_metrics(gen: str, reference: str, want: Collection[str]) -> dict[str, Any]:
+def stats_metrics(
+    st: ItemStats, text: str, want: Collection[str], ctx: EvalContext
+) -> dict[str, float]:
+    """Per-item metrics read off one item's scoring statistics: EM, ES, MEOW MA and the MIA
+    scores (``text``: the scored answer or passage, for ZLib)."""
+    template = ctx.option("meow_prompt", "template") == "template"
+    return _memorisation(st, want, template) | _mia_scores(st, text, want, ctx.option("min_k", 0.4))
+
+
+def generation_metrics(gen: str, reference: str, want: Collection[str]) -> dict[str, Any]:
     row: dict[str, Any] = {"generation": gen}
     if want & {"rouge_l_recall", "rouge1_recall", "rouge_l_f1"}:
         scores = rouge.rouge_scores([gen], [reference])
@@ -264,7 +273,7 @@ def _extra_passes(
             row[name] = v
 
 
-def _set_means(result: SetResult, want: Collection[str]) -> None:
+def set_means(result: SetResult, want: Collection[str]) -> None:
     for name in MEAN_FIELDS:
         vals = [row[name] for row in result.items if name in row]
         if name in want and vals and not np.all(np.isnan(vals)):
@@ -306,7 +315,6 @@ def evaluate_qa_set(
     generations: list[str] = []
     if want & GENERATION:
         generations = ctx.generate([fmt.prompt_ids(r.question, ctx.prefix_of(r)) for r in records])
-    k = ctx.option("min_k", 0.4)
     result = SetResult(wanted=want)
     trs = []
     for i, (rec, (start, has_para, n_pert)) in enumerate(zip(records, spans)):
@@ -327,22 +335,34 @@ def evaluate_qa_set(
             row["normalised_prob"] = tofu.normalised_prob(p, p_pert)
             row["truth_ratio"] = tofu.truth_ratio(correct.nll_mean, [s.nll_mean for s in perturbed])
             trs.append(row["truth_ratio"])
-        row |= _memorisation(answer, want, ctx.option("meow_prompt", "template") == "template")
-        row |= _mia_scores(answer, rec.answer, want, k)
+        row |= stats_metrics(answer, rec.answer, want, ctx)
         if generations:
-            row |= _generation_metrics(generations[i], rec.answer, want)
+            row |= generation_metrics(generations[i], rec.answer, want)
         result.items.append(row)
-    _extra_passes(
-        records, ctx, want, result.items, [encoded[s[0]] for s in spans],
-        tr_aggregate == "closer_to_1",
-    )  # fmt: skip
-    _set_means(result, want)
-    m = result.metrics
+    finish_set(result, records, ctx, want, generations, [encoded[s[0]] for s in spans],
+               tr_aggregate == "closer_to_1")  # fmt: skip
     if trs and "truth_ratio" in want:
         if tr_aggregate == "closer_to_1":
-            m["truth_ratio"] = tofu.truth_ratio_closer_to_1(trs)
+            result.metrics["truth_ratio"] = tofu.truth_ratio_closer_to_1(trs)
         else:
-            m["truth_ratio"] = tofu.truth_ratio_true_better(trs)
+            result.metrics["truth_ratio"] = tofu.truth_ratio_true_better(trs)
+    return result
+
+
+def finish_set(
+    result: SetResult,
+    records: Sequence[QAItem],
+    ctx: EvalContext,
+    want: Collection[str],
+    generations: Sequence[str],
+    answer_encodings: list[Encoded],
+    forget_like: bool,
+) -> None:
+    """After the per-item rows of a QA set: the passes of its own a metric needs (run only when
+    asked for), the set means, the linguistic score and ReLearn's harmonic means."""
+    _extra_passes(records, ctx, want, result.items, answer_encodings, forget_like)
+    set_means(result, want)
+    m = result.metrics
     if "linguistic_score" in want and generations:
         ppls = [row["linguistic_ppl"] for row in result.items]
         m |= linguistic.linguistic_summary(generations, ppls)
@@ -350,7 +370,6 @@ def evaluate_qa_set(
         m["harmonic_kfr"] = kfr_rules.harmonic(1.0 - m["rouge_l_recall"], m["kfr"])
     if "krr" in m and "rouge_l_recall" in m:
         m["harmonic_krr"] = kfr_rules.harmonic(m["rouge_l_recall"], m["krr"])
-    return result
 
 
 def evaluate_passage_set(
@@ -370,21 +389,33 @@ def evaluate_passage_set(
         row |= _memorisation(st, want, with_ma=False)
         row |= _mia_scores(st, rec.text, want, k)
         result.items.append(row)
+    add_passage_extras(
+        result, encoded, lambda f: [f.encode_text(r.text, ctx.prefix_of(r)) for r in records],
+        ctx, want,
+    )  # fmt: skip
+    set_means(result, want)
+    if "rwku_fm_rm" in want:
+        result.metrics["rwku_fm_rm"] = mia.rwku_fm_rm([row["nll_mean"] for row in result.items])
+    return result
+
+
+def add_passage_extras(
+    result: SetResult,
+    encoded: list[Encoded],
+    encode: Callable[[Formatter], list[Encoded]],
+    ctx: EvalContext,
+    want: Collection[str],
+) -> None:
+    """The passage-set metrics with passes of their own: GradNorm (on ``encoded``), the
+    Reference attack (``encode`` builds the texts for the reference model's tokenizer)."""
     if "mia_gradnorm" in want:
         from ..gradnorm import gradnorm_scores
 
         for row, v in zip(result.items, gradnorm_scores(ctx.model, encoded, ctx.device)):
             row["mia_gradnorm"] = v
     if "mia_reference" in want:
-        nlls = reference_nlls(
-            ctx, lambda f: [f.encode_text(r.text, ctx.prefix_of(r)) for r in records]
-        )
-        for row, v in zip(result.items, nlls):
+        for row, v in zip(result.items, reference_nlls(ctx, encode)):
             row["reference_nll"] = v
-    _set_means(result, want)
-    if "rwku_fm_rm" in want:
-        result.metrics["rwku_fm_rm"] = mia.rwku_fm_rm([row["nll_mean"] for row in result.items])
-    return result
 
 
 # ---- across sets and models --------------------------------------------------------------

@@ -22,10 +22,14 @@ from typing import Any
 
 from ...errors import ObliviateError
 from ...records import BenchmarkData, QAItem
+from ..metrics import tofu
 from ..metrics.knowundo import knowundo_scores, retention_success, token_accuracy, unlearn_success
 from ..scoring import score
-from .base import EvalContext, SetResult, flatten
+from .base import EvalContext, SetResult, finish_set, flatten, generation_metrics, stats_metrics
+from .plan import CROSS, GENERATION, SELECTABLE, parse_plan, restrict
 
+# no perturbed answers, no member / non-member pair, no retain model values in KnowUnDo
+UNAVAILABLE = CROSS | {"truth_ratio", "normalised_prob", "rwku_fm_rm"}
 # eval set -> (records' eval set in BenchmarkData, direct prompt on)
 SETS: dict[str, tuple[str, bool]] = {
     "unlearn_val": ("unlearn_val", False),
@@ -51,25 +55,48 @@ LABELS = {
 }
 
 
-def evaluate_kud_set(records: list[QAItem], ctx: EvalContext, direct_prompt: str) -> SetResult:
-    """One scoring pass over a val list: per-item token accuracy, mean log-prob; acc and ppl."""
+def evaluate_kud_set(
+    records: list[QAItem],
+    ctx: EvalContext,
+    direct_prompt: str,
+    want: frozenset[str] = frozenset(),
+    forget_like: bool = True,
+) -> SetResult:
+    """One scoring pass over a val list: per-item token accuracy, mean log-prob; acc and ppl.
+
+    ``want``: further metrics of ``eval.metrics`` (:mod:`.plan`), from the same pass (EM, ES, MA,
+    MIA scores, probability) or from one generation pass when a generation metric is asked for;
+    ``forget_like``: KFR (unlearn val) rather than KRR (retention val).
+    """
     fmt = ctx.formatter
-    encoded = [fmt.encode_pair(r.question, r.answer, ctx.prefix_of(r) + direct_prompt)
-               for r in records]  # fmt: skip
-    stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device)
-    result = SetResult()
-    for rec, st in zip(records, stats):
-        result.items.append(
-            {
-                "id": rec.id,
-                "question": rec.question,
-                "answer": rec.answer,
-                "token_accuracy": token_accuracy(st.correct),
-                "mean_logprob": float(st.logprobs.mean()),
-                "n_tokens": st.n,
-            }
+    prefixes = [ctx.prefix_of(r) + direct_prompt for r in records]
+    encoded = [fmt.encode_pair(r.question, r.answer, pre) for r, pre in zip(records, prefixes)]
+    dist = "mia_min_k_plus_plus" in want
+    stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device, dist_stats=dist)
+    generations: list[str] = []
+    if want & GENERATION:
+        generations = ctx.generate(
+            [fmt.prompt_ids(r.question, pre) for r, pre in zip(records, prefixes)]
         )
-    result.metrics = knowundo_scores([s.correct for s in stats], [s.logprobs for s in stats])
+    result = SetResult(wanted=want)
+    for i, (rec, st) in enumerate(zip(records, stats)):
+        row: dict[str, Any] = {
+            "id": rec.id,
+            "question": rec.question,
+            "answer": rec.answer,
+            "token_accuracy": token_accuracy(st.correct),
+            "mean_logprob": float(st.logprobs.mean()),
+            "n_tokens": st.n,
+        }
+        if want:
+            row |= {"prob": tofu.length_normalised_prob(st.logprobs), "nll_mean": st.nll_mean}
+            row |= stats_metrics(st, rec.answer, want, ctx)
+        if generations:
+            row |= generation_metrics(generations[i], rec.answer, want)
+        result.items.append(row)
+    if want:
+        finish_set(result, records, ctx, want, generations, encoded, forget_like)
+    result.metrics |= knowundo_scores([s.correct for s in stats], [s.logprobs for s in stats])
     return result
 
 
@@ -89,11 +116,16 @@ class KnowUnDoSuite:
                 f"eval.sets: {unknown} not in the knowundo suite; accepted: {', '.join(SETS)}"
             )
         direct = data.extras.get("direct_prompt", "")
+        entries = list(ctx.option("metrics", []))
+        plan = parse_plan(entries, list(SETS), default=frozenset())
+        wanted = restrict(plan, entries, {s: SELECTABLE - UNAVAILABLE for s in SETS}, self.name)
         out = {}
         for name in names:
             source, with_prompt = SETS[name]
-            records = data.eval_sets[source].records
-            out[name] = evaluate_kud_set(records, ctx, direct if with_prompt else "")  # type: ignore[arg-type]
+            records: Any = data.eval_sets[source].records
+            want = wanted[name]
+            prompt = direct if with_prompt else ""
+            out[name] = evaluate_kud_set(records, ctx, prompt, want, source == "unlearn_val")
         return out
 
     def aggregate(

@@ -12,7 +12,7 @@ asked for by name: ``mia_gradnorm`` (one backward pass per item), ``extraction_l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ...errors import ObliviateError, did_you_mean
@@ -92,14 +92,19 @@ def check_metric_names(entries: Sequence[str]) -> None:
             )
 
 
-def parse_plan(entries: Sequence[str], sets: Sequence[str]) -> MetricPlan:
-    """The plan for ``eval.metrics`` over a suite whose sets are ``sets``."""
+def parse_plan(
+    entries: Sequence[str], sets: Sequence[str], default: frozenset[str] = DEFAULT
+) -> MetricPlan:
+    """The plan for ``eval.metrics`` over a suite whose sets are ``sets``; ``default`` is what
+    the group ``default`` (and an empty list) means in that suite: the TOFU-style metrics, or
+    nothing beyond the suite's own protocol (KnowUnDo, RWKU)."""
     check_metric_names(entries)
     everywhere: set[str] = set()
     per_set: dict[str, set[str]] = {}
+    groups = {**GROUPS, "default": default}
     for entry in entries or ["default"]:
         set_name, _, name = entry.rpartition("/")
-        names = GROUPS.get(name, frozenset({name}))
+        names = groups.get(name, frozenset({name}))
         if not set_name:
             everywhere |= names
             continue
@@ -114,3 +119,28 @@ def parse_plan(entries: Sequence[str], sets: Sequence[str]) -> MetricPlan:
             )
         per_set.setdefault(set_name, set()).update(names)
     return MetricPlan(_expand(everywhere), {k: _expand(v) for k, v in per_set.items()})
+
+
+def restrict(
+    plan: MetricPlan,
+    entries: Sequence[str],
+    allowed: Mapping[str, frozenset[str]],
+    suite: str,
+    cross: frozenset[str] = frozenset(),
+) -> dict[str, frozenset[str]]:
+    """Per set, the planned metrics that set can compute (``allowed``; ``cross``: computed
+    across sets by the suite). A metric *named* in ``eval.metrics`` (not through a group such as
+    ``all``) that cannot be computed where it was asked for is an error, never a silent omission."""
+    everywhere = frozenset().union(*allowed.values()) | cross
+    for entry in entries:
+        set_name, _, name = entry.rpartition("/")
+        if name in GROUPS:
+            continue
+        ok = allowed.get(set_name, frozenset()) if set_name else everywhere
+        if name not in ok:
+            where = f"set {set_name!r} of the {suite} suite" if set_name else f"the {suite} suite"
+            raise ObliviateError(
+                f"eval.metrics: {entry!r} cannot be computed on {where}; accepted there: "
+                f"{', '.join(sorted(ok)) or 'none'}"
+            )
+    return {name: plan.on(name) & ok for name, ok in allowed.items()}

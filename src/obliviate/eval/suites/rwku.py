@@ -34,11 +34,32 @@ from ...records import BenchmarkData, Passage, QAItem
 from ..metrics import mia
 from ..metrics.rouge import rwku_rouge_l_recall
 from ..scoring import score
-from .base import EvalContext, SetResult, flatten
+from .base import (
+    EvalContext,
+    SetResult,
+    add_passage_extras,
+    finish_set,
+    flatten,
+    generation_metrics,
+    mia_pair_metrics,
+    set_means,
+    stats_metrics,
+)
+from .plan import GENERATION, parse_plan, restrict
 from .rwku_utility import UTILITY_SETS, prompt_ids, rwku_generate
 
 PROBE_SETS = ("forget_fb", "forget_qa", "forget_aa", "neighbor_fb", "neighbor_qa")
 MIA_SETS = ("mia_forget", "mia_retain")
+# what ``eval.metrics`` can add per set (SPEC 6.4-6.6): generation metrics on the probes (RWKU's
+# own ROUGE-L recall stays the pltrdy one), scoring metrics on the MIA texts, nothing on the
+# utility sets; across sets, the MIA AUC of mia_forget (members) vs mia_retain
+PROBE_METRICS = GENERATION
+MIA_METRICS = frozenset(
+    {"mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "mia_gradnorm"}
+    | {"exact_memorisation", "extraction_strength", "rwku_fm_rm"}
+)
+CROSS_METRICS = frozenset({"auc", "privleak", "rel_diff"})
+MIA_PAIRS = {"mia": ("mia_forget", "mia_retain")}
 PROBE_NEW_TOKENS = 30
 MINK_RATIO = 0.2
 # top-level key -> (set, per-item key or metric, scale); "All" keys are pooled separately
@@ -82,8 +103,11 @@ def per_target_mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
     return float(np.mean(means)) if means else None
 
 
-def evaluate_probes(records: list[QAItem], ctx: EvalContext) -> SetResult:
-    """Greedy answers to RWKU probes and their pltrdy ROUGE-L recall (empty answers flagged)."""
+def evaluate_probes(
+    records: list[QAItem], ctx: EvalContext, want: frozenset[str] = frozenset()
+) -> SetResult:
+    """Greedy answers to RWKU probes and their pltrdy ROUGE-L recall (empty answers flagged);
+    ``want``: generation metrics of ``eval.metrics`` computed from the same answers."""
     prompts = []
     for rec in records:
         user, suffix = probe_prompt(rec)
@@ -92,21 +116,24 @@ def evaluate_probes(records: list[QAItem], ctx: EvalContext) -> SetResult:
     nonempty = [i for i, out in enumerate(outputs) if out.strip()]
     recalls = rwku_rouge_l_recall([outputs[i] for i in nonempty], [records[i].answer for i in nonempty])  # fmt: skip
     by_index = dict(zip(nonempty, recalls))
-    result = SetResult()
+    result = SetResult(wanted=want)
+    extra = want - {"rouge_l_recall"}  # RWKU's own ROUGE-L recall is the pltrdy one
     for i, (rec, out) in enumerate(zip(records, outputs)):
-        result.items.append(
-            {
-                "id": rec.id,
-                "subject": rec.subject,
-                "level": rec.level,
-                "type": rec.meta.get("type"),
-                "query": rec.question,
-                "answer": rec.answer,
-                "generation": out,
-                "empty": i not in by_index,
-                "rouge_l_recall": by_index.get(i),
-            }
-        )
+        row = {
+            "id": rec.id,
+            "subject": rec.subject,
+            "level": rec.level,
+            "type": rec.meta.get("type"),
+            "query": rec.question,
+            "answer": rec.answer,
+            "generation": out,
+            "empty": i not in by_index,
+        }
+        result.items.append(generation_metrics(out, rec.answer, extra) | row)
+        result.items[-1]["rouge_l_recall"] = by_index.get(i)
+    if extra:
+        forget_like = any(r.kind != "neighbor" for r in records)  # KFR, else KRR
+        finish_set(result, records, ctx, extra, outputs, [], forget_like)
     result.metrics["rouge_l_recall"] = per_target_mean(result.items, "rouge_l_recall")  # type: ignore[assignment]
     result.metrics["empty_rate"] = float(np.mean([r["empty"] for r in result.items]))
     return result
@@ -124,11 +151,15 @@ def mia_encoding(text: str, ctx: EvalContext) -> Encoded:
     return Encoded(ids, [IGNORE_INDEX, *ids[1:]])
 
 
-def evaluate_mia(records: list[Passage], ctx: EvalContext) -> SetResult:
+def evaluate_mia(
+    records: list[Passage], ctx: EvalContext, want: frozenset[str] = frozenset()
+) -> SetResult:
+    """RWKU's MIA scores per text and FM / RM; ``want``: the library's MIA attacks and
+    memorisation metrics of ``eval.metrics`` from the same pass (AUC: :meth:`RWKUSuite.aggregate`)."""
     texts = [ctx.prefix_of(r) + r.text for r in records]
     encoded = [mia_encoding(t, ctx) for t in texts]
     stats = score(ctx.model, encoded, ctx.formatter.pad_id, ctx.batch_size, ctx.device, dist_stats=True)  # fmt: skip
-    result = SetResult()
+    result = SetResult(wanted=want)
     for rec, text, st in zip(records, texts, stats):
         ll = -st.nll_mean
         result.items.append(
@@ -141,7 +172,11 @@ def evaluate_mia(records: list[Passage], ctx: EvalContext) -> SetResult:
                 "mink": mia.rwku_min_k(st.logprobs, MINK_RATIO),
                 "mink20": mia.rwku_min_k_plus_plus(st.logprobs, st.mu, st.sigma2, MINK_RATIO),
             }
+            | stats_metrics(st, text, want, ctx)
         )
+    if want:
+        add_passage_extras(result, encoded, lambda f: [], ctx, want)
+        set_means(result, want)
     by_subject: dict[str, list[float]] = {}
     for row in result.items:
         by_subject.setdefault(row["subject"], []).append(row["nll_mean"])
@@ -166,15 +201,20 @@ class RWKUSuite:
             raise ObliviateError(
                 f"eval.sets: {unknown} not in the rwku suite; accepted: {', '.join(self.default_sets)}"
             )
+        entries = list(ctx.option("metrics", []))
+        plan = parse_plan(entries, self.default_sets, default=frozenset())
+        allowed = {s: PROBE_METRICS if s in PROBE_SETS else MIA_METRICS if s in MIA_SETS
+                   else frozenset() for s in self.default_sets}  # fmt: skip
+        wanted = restrict(plan, entries, allowed, self.name, CROSS_METRICS)
         out: dict[str, SetResult] = {}
         for name in names:
             records: Any = data.eval_sets[name].records
             if not records:
                 raise ObliviateError(f"RWKU eval set {name!r} has no rows for the selected targets")
             if name in PROBE_SETS:
-                out[name] = evaluate_probes(records, ctx)
+                out[name] = evaluate_probes(records, ctx, wanted[name])
             elif name in MIA_SETS:
-                out[name] = evaluate_mia(records, ctx)
+                out[name] = evaluate_mia(records, ctx, wanted[name])
             else:
                 out[name] = UTILITY_SETS[name](records, ctx)
         return out
@@ -193,4 +233,7 @@ class RWKUSuite:
                 rows = [row for n in names for row in results[n].items]
                 value = per_target_mean(rows, "rouge_l_recall")
                 flat[key] = None if value is None else 100.0 * value
+        for pair, (members, others) in MIA_PAIRS.items():
+            if members in results and others in results:  # no retain model: privleak vs 0.5
+                flat |= mia_pair_metrics(pair, members, others, results, None)
         return flat
