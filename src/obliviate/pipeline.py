@@ -174,7 +174,7 @@ class Run:
     def data_hash(self, part: str) -> str:
         """Content hash of the benchmark data a stage reads (computed once per part).
 
-        ``tokenizer``: every text (the tiny model's tokenizer is trained on them); ``target`` /
+        ``tokenizer``: the texts the tiny model's tokenizer is trained on; ``target`` /
         ``retain``: the fine-tuning records; ``unlearn``: forget, retain, general records and
         the extras methods read; ``eval``: the evaluation sets.
         """
@@ -411,6 +411,8 @@ class Run:
         """Evaluate each model on the suite; forget quality uses the retain model's values."""
         roles = roles or list(self.cfg.eval.models)
         ecfg = to_dict(self.cfg)["eval"]
+        if self.cfg.eval.kfr_krr.entity_extractor == "llm":  # the LLM that extracts entities
+            ecfg["generate"] = to_dict(self.cfg)["generate"]
         # the retain model goes first: every other model's forget quality needs its values
         needs_retain = self.cfg.finetune.retain_model
         order = sorted(set(roles) | ({"retain"} if needs_retain else set()),
