@@ -37,8 +37,9 @@ def test_bench_eval_times_every_config(tmp_path):
     assert rows["every_metric_all_sets"]["items"] == rows["foundation_all_sets"]["items"]
     for r in rows.values():
         assert r["median_s"] > 0
+        # ratios come from the unrounded medians; median_s is rounded to 1 ms
         assert r["vs_foundation"] == pytest.approx(
-            r["median_s"] / rows["foundation"]["median_s"], abs=2e-3
+            r["median_s"] / rows["foundation"]["median_s"], rel=0.02
         )
     assert rows["every_metric"]["vs_same_sets_foundation"] == rows["every_metric"]["vs_foundation"]
     saved = json.loads((tmp_path / "bench_eval" / "bench_eval.json").read_text())
