@@ -43,7 +43,7 @@ def test_malformed_record_file_is_one_line(tmp_path):
     lines[2] = lines[2][:-5]  # truncate the JSON of the third record
     forget.write_text("\n".join(lines) + "\n")
     line = _one_line_error(_run("run", f"benchmark.path={data}", f"run.out_dir={tmp_path}"))
-    assert f"{forget}:3" in line and "malformed JSON" in line
+    assert f"{forget}:3" in line and "invalid JSON" in line
 
 
 def test_record_missing_field_names_it(tmp_path):

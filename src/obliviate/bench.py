@@ -29,7 +29,7 @@ import yaml
 
 from .config import _load_yaml, load_config, to_dict
 from .errors import ObliviateError
-from .pipeline import write_atomic, write_json
+from .io import write_atomic, write_json
 
 METRIC_COLUMNS = [
     ("forget/rouge_l_recall", "forget ROUGE-L ↓"),

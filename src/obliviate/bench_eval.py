@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from .config import load_config
-from .pipeline import Run, write_atomic, write_json
+from .io import write_atomic, write_json
+from .pipeline import Run
 
 VARIANTS: dict[str, list[str]] = {
     "foundation": [],

@@ -22,9 +22,6 @@ Code is not fingerprinted. Every file is written atomically.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from .benchmarks import BENCHMARKS, load_benchmark
 from .config import Config, fingerprint, to_dict, to_yaml
 from .errors import ObliviateError
 from .formatting import Formatter
+from .io import read_json, write_atomic, write_json, write_jsonl
 from .methods import Context, get_method_class
 from .models.loading import load_pretrained, save_pretrained
 from .models.reference import make_reference
@@ -45,38 +43,6 @@ from .training import TrainResult, make_accelerator, train
 
 MODEL_ROLES = ("target", "retain", "unlearned")
 RETAIN_VALUES = "retain_values.json"  # eval/retain/: what other models' metrics compare against
-
-
-# ---- files -------------------------------------------------------------------------------
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    write_atomic(path, "".join(json.dumps(r, default=float) + "\n" for r in rows))
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ObliviateError(f"{path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ObliviateError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 # ---- the run -----------------------------------------------------------------------------

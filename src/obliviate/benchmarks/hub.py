@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ObliviateError
+from ..io import json_lines
 
 Row = dict[str, Any]
 EXTENSIONS = (".json", ".jsonl", ".parquet")
@@ -70,18 +71,6 @@ def check_rows(rows: Iterable[Row], where: str, schema: Schema) -> None:
                 )
 
 
-def _json_lines(path: Path, text: str) -> list[Row]:
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ObliviateError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-    return rows
-
-
 def _read_file(path: Path) -> list[Row]:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
@@ -89,12 +78,12 @@ def _read_file(path: Path) -> list[Row]:
         return pq.read_table(path).to_pylist()
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
-        return _json_lines(path, text)
+        return [row for _, row in json_lines(path, text)]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # JSON lines in a .json file (as TOFU's hub files are)
-            return _json_lines(path, text)
+            return [row for _, row in json_lines(path, text)]
         raise ObliviateError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     if isinstance(data, dict):
         return [data]

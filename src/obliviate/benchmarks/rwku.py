@@ -43,7 +43,6 @@ a valid ``benchmark.path``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from typing import Any
 
 from ..config import BenchmarkConfig
 from ..errors import ObliviateError, did_you_mean
+from ..io import json_lines
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
 from .hub import Row, Schema, check_rows, read_table
 
@@ -271,13 +271,7 @@ def _generated_corpus(cfg: BenchmarkConfig, subjects: set[str]) -> _CorpusRows:
         )
     schema = SCHEMAS[CORPUS_SCHEMAS[cfg.corpus]]
     rows, where = [], []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ObliviateError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+    for lineno, row in json_lines(path):
         check_rows([row], f"{path}:{lineno}", schema)
         if row["subject"] in subjects:
             rows.append(row)

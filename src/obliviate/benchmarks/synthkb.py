@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ObliviateError
+from ..io import json_lines, write_atomic
 from ..records import BenchmarkData, EvalSet, Passage, QAItem, Record, record_from_dict
 
 __all__ = [
@@ -833,19 +832,6 @@ def build(
     )
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    """Write ``text`` to a temp file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _jsonl(rows: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
@@ -876,7 +862,7 @@ def write_jsonl(data: BenchmarkData, out_dir: Path) -> list[Path]:
     world = data.extras.get("world")
     if isinstance(world, World):
         jobs.append(("people.jsonl", "people", "people", [asdict(p) for p in world.people]))
-    paths = [_atomic_write(out_dir / file, _jsonl(rows)) for file, _, _, rows in jobs]
+    paths = [write_atomic(out_dir / file, _jsonl(rows)) for file, _, _, rows in jobs]
     manifest = {
         "benchmark": data.name,
         "forget_names": data.extras.get("forget_names", []),
@@ -887,7 +873,7 @@ def write_jsonl(data: BenchmarkData, out_dir: Path) -> list[Path]:
         ],
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    paths.append(_atomic_write(out_dir / "manifest.json", text))
+    paths.append(write_atomic(out_dir / "manifest.json", text))
     return paths
 
 
@@ -895,25 +881,11 @@ def read_jsonl(path: Path) -> list[Record]:
     """Read records written by ``write_jsonl``; errors name the file and line."""
     path = Path(path)
     records: list[Record] = []
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ObliviateError(
-                        f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
-                    ) from None
-                if not isinstance(row, dict):
-                    raise ObliviateError(
-                        f"{where}: expected a JSON object, got {type(row).__name__}"
-                    )
-                records.append(record_from_dict(row, where=where))
-    except OSError as exc:
-        raise ObliviateError(f"{path}: cannot read ({exc.strerror})") from None
+    for lineno, row in json_lines(path):
+        where = f"{path}:{lineno}"
+        if not isinstance(row, dict):
+            raise ObliviateError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        records.append(record_from_dict(row, where=where))
     return records
 
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..io import write_atomic
 from .backend import Backend, Conversation, Sampling
 
 
@@ -49,8 +50,6 @@ class CachedBackend(Backend):
         return outputs if isinstance(outputs, list) else None
 
     def _store(self, key: str, conversation: Conversation, sampling: Sampling, outputs: list[str]):
-        from ..pipeline import write_atomic
-
         entry = {"backend": self.kind, "model": self.model, "messages": conversation,
                  "sampling": sampling.to_dict(), "outputs": outputs}  # fmt: skip
         write_atomic(self._path(key), json.dumps(entry, ensure_ascii=False) + "\n")

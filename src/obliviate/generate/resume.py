@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..io import write_atomic
+
 T = TypeVar("T")
 Row = dict[str, Any]
 
@@ -48,7 +50,6 @@ class Progress:
 
     def finish(self, ids: Sequence[str]) -> list[Row]:
         """Write the rows of ``ids`` (all finished) in that order; drop the partial file."""
-        from ..pipeline import write_atomic
 
         rows = [self.rows[i] for i in ids]
         write_atomic(self.final, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

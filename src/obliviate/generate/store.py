@@ -22,13 +22,13 @@ without its forget corpus: the file it writes cannot be read yet).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ObliviateError
+from ..io import json_lines, write_json, write_jsonl
 from ..records import QAItem
 from .backend import Backend, Sampling
 from .resume import Progress, run_chunked
@@ -81,18 +81,6 @@ def generated_fingerprint(run_dir: Path, kind: str) -> list[str]:
         return []
     path = generated_path(run_dir, kind)
     return [hashlib.sha256(path.read_bytes()).hexdigest()[:16]] if path.is_file() else []
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ObliviateError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-    return rows
 
 
 def generated_rows(data: Any, kind: str, method: str) -> list[dict[str, Any]]:
@@ -262,7 +250,6 @@ def _load_for_corpus(run: Any) -> None:
 
 
 def _rwku_corpus(run: Any, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
-    from ..pipeline import write_jsonl
     from .offline import offline_corpus
     from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, corpus_files, llm_corpus
 
@@ -299,7 +286,6 @@ def _check_items(rows: list[dict[str, Any]], ids: list[str], path: Path, kind: s
 
 def ensure_generated(run: Any, kind: str, force: bool = False) -> list[dict[str, Any]]:
     """The run's generated rows of ``kind``: read, or generated now (always when ``force``)."""
-    from ..pipeline import write_json
     from .cache import CachedBackend
 
     path = generated_path(run.dir, kind)
@@ -307,7 +293,7 @@ def ensure_generated(run: Any, kind: str, force: bool = False) -> list[dict[str,
     if kind == "rwku_corpus":
         _load_for_corpus(run)
     if path.is_file() and not force:
-        rows = read_rows(path)
+        rows = [row for _, row in json_lines(path)]
         if kind in ("relearn", "meow"):
             _check_items(rows, _forget_items(run)[1], path, kind)
     else:

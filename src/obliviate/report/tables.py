@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ObliviateError
+from ..io import write_atomic
 
 ROLE_LABELS = {"target": "target (fine-tuned)", "retain": "retain (gold)", "unlearned": "unlearned"}
 
@@ -85,7 +86,6 @@ def render_report(run_dirs: list[Path]) -> str:
 
 
 def write_report(run_dir: Path) -> str:
-    from ..pipeline import write_atomic
 
     text = render_report([run_dir])
     write_atomic(Path(run_dir) / "report.md", text)
