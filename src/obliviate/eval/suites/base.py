@@ -78,7 +78,7 @@ class Suite:
         if unknown:
             raise ObliviateError(
                 f"eval.sets: {unknown} not in the {self.name} suite; "
-                f"accepted: all, {', '.join(self.sets)}"
+                f"accepted: {', '.join(self.sets)} (or all)"
             )
         return names
 
