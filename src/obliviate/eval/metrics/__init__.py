@@ -188,6 +188,14 @@ _ENTRIES: tuple[MetricSpec, ...] = (
         attack=True, dist=True, passage=True,
     ),
     MetricSpec(
+        "mia_max_k",
+        "Max-K% score = −mean of the max(1, ⌊kn⌋) largest lp_t, EOS excluded, k = eval.min_k",
+        "Maini et al. 2024, LLM Dataset Inference (arXiv:2406.06443), Max-K% Prob",
+        "scoring", mia.mia_max_k,
+        lambda x: nan_unless(x.st.n >= 2, lambda: mia.mia_max_k(x.st.logprobs, x.min_k)),
+        attack=True, passage=True,
+    ),
+    MetricSpec(
         "mia_reference",
         "Reference MIA score = NLL_mean(target) − NLL_mean(reference model)",
         "Carlini et al. 2021; OU ReferenceAttack (SPEC 6.4)",
