@@ -23,8 +23,10 @@ def test_max_k_by_hand() -> None:
     assert mia.mia_max_k([-0.1, -2.0, -0.5, -3.0, -9.0], exclude_last=False) == pytest.approx(0.3)
 
 
-MEMBERS = [QAItem("Where was Mara Kolb born?", "Mara Kolb was born in Oslo.", id="m1"),
-           QAItem("What does Jon Berg do?", "Jon Berg builds boats in Vesby.", id="m2")]
+MEMBERS = [
+    QAItem("Where was Mara Kolb born?", "Mara Kolb was born in Oslo.", id="m1"),
+    QAItem("What does Jon Berg do?", "Jon Berg builds boats in Vesby.", id="m2"),
+]
 OTHERS = [QAItem("Where was Ida Lund born?", "Ida Lund was born in Norland.", id="o1"),
           QAItem("What does Per Holm do?", "Per Holm paints ships.", id="o2"),
           QAItem("Who taught Kai Moe?", "Kai Moe was taught by Ola Sand.", id="o3")]  # fmt: skip

@@ -200,13 +200,12 @@ _ENTRIES: tuple[MetricSpec, ...] = (
         "Reference MIA score = NLL_mean(target) − NLL_mean(reference model)",
         "Carlini et al. 2021; OU ReferenceAttack (SPEC 6.4)",
         "cross", mia.mia_reference, attack=True, passage=True, per_set=False,
-        output="auc_reference",
     ),
     MetricSpec(
         "mia_gradnorm",
         "GradNorm MIA score = mean over parameter tensors of ‖∇(−mean_t lp_t)‖₂, EOS excluded, bs 1",
         "Maini et al. 2024 / MIMIR; OU GradNormAttack (SPEC 6.4)",
-        "own", attack=True, passage=True, output="auc_gradnorm",
+        "own", attack=True, passage=True,
     ),
     MetricSpec(
         "auc",

@@ -78,8 +78,9 @@ class MetricSpec:
 
     @property
     def key(self) -> str:
-        """The key this metric is reported under (``<set>/<key>`` when ``per_set``)."""
-        return self.output or self.name
+        """The key this metric is reported under (``<set>/<key>`` when ``per_set``; an attack's
+        AUC as ``<pair>/auc_<name without mia_>``)."""
+        return self.output or (f"auc_{self.name[4:]}" if self.attack else self.name)
 
 
 def nan_unless(ok: bool, fn: Callable[[], float]) -> float:

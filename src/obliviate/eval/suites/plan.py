@@ -33,6 +33,8 @@ SELECTABLE = frozenset(METRICS)
 GROUPS = {"default": DEFAULT, "all": ALL}
 MIA_ATTACKS = select(attack=True)
 DIST = frozenset(select(dist=True))  # need μ_t / σ²_t from the scoring pass
+
+
 def protocol(suite: str, per_set: bool) -> frozenset[str]:
     """The ``protocol`` metrics ``suite`` always computes, per set or once per model."""
     return frozenset(
