@@ -16,9 +16,8 @@ import numpy as np
 
 from ...formatting import IGNORE_INDEX, Encoded, Formatter
 from ...records import QAItem
-from ..metrics import METRICS, Generated, ScoredItem, select
+from ..metrics import METRICS, Generated, ScoredItem, linguistic, select
 from ..metrics import kfr_krr as kfr_rules
-from ..metrics import linguistic
 from ..scoring import ItemStats, score
 from .context import EvalContext, SetResult
 

@@ -31,10 +31,9 @@ from ...benchmarks.rwku import probe_prompt
 from ...errors import ObliviateError
 from ...formatting import IGNORE_INDEX, Encoded
 from ...records import BenchmarkData, Passage, QAItem
-from ..metrics import mia
+from ..metrics import mia, select
 from ..metrics.rouge import rwku_rouge_l_recall
 from ..scoring import score
-from ..metrics import select
 from .base import (
     EvalContext,
     SetResult,
