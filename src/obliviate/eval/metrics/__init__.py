@@ -22,6 +22,11 @@ def _rouge(key: str):
     return lambda g: rouge.rouge_scores([g.gen], [g.ref])[key][0]
 
 
+def _on_hits(fn):
+    """Per item: ``fn`` of the teacher-forced argmax hits (answer + EOS); left out below 2."""
+    return lambda x: fn(x.st.correct) if x.st.n >= 2 else None
+
+
 # Order matters: per-item keys and set means are written in this order.
 _ENTRIES: tuple[MetricSpec, ...] = (
     MetricSpec(
@@ -78,7 +83,7 @@ _ENTRIES: tuple[MetricSpec, ...] = (
         "EM = (1/n) Σ_t 1[argmax p(·|x, y_<t) = y_t], teacher-forced, EOS excluded",
         "Tirumala et al. 2022; OU exact_memorization (SPEC 6.5)",
         "scoring", memorisation.exact_memorisation,
-        lambda x: memorisation.exact_memorisation(x.st.correct) if x.st.n >= 2 else None,
+        _on_hits(memorisation.exact_memorisation),
         mean=True, passage=True,
     ),
     MetricSpec(
@@ -86,7 +91,7 @@ _ENTRIES: tuple[MetricSpec, ...] = (
         "ES = 1 − k*/n, k* = first index of the all-correct suffix; 0 if none (OU: 1/n)",
         "Wang et al. 2025; OU extraction_strength (SPEC 6.5, 8 #6)",
         "scoring", memorisation.extraction_strength,
-        lambda x: memorisation.extraction_strength(x.st.correct) if x.st.n >= 2 else None,
+        _on_hits(memorisation.extraction_strength),
         mean=True, passage=True,
     ),
     MetricSpec(
