@@ -1,21 +1,42 @@
-"""Benchmarks by name: each loader maps its source onto the canonical records once."""
+"""Benchmarks by name: each loader maps its source onto the canonical records once.
+
+A loader module registers itself with :func:`register_benchmark` (a :class:`BenchmarkInfo`:
+name, description, load function, suite name); every module of this package is imported here,
+so a new benchmark's loader touches only its own module.
+"""
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 from ..config import BenchmarkConfig
+from ..errors import ObliviateError
 from ..records import BenchmarkData
 
 
 @dataclass(frozen=True)
 class BenchmarkInfo:
+    """A benchmark: ``load(cfg)`` gives its records; ``suite`` names its evaluation suite."""
+
     name: str
     description: str
     load: Callable[[BenchmarkConfig], BenchmarkData]
     suite: str
+
+
+BENCHMARKS: dict[str, BenchmarkInfo] = {}
+
+
+def register_benchmark(info: BenchmarkInfo) -> BenchmarkInfo:
+    """Make ``info`` the benchmark named ``info.name`` (called by the loader's module)."""
+    if info.name in BENCHMARKS and BENCHMARKS[info.name] != info:
+        raise ObliviateError(f"benchmark {info.name!r} is registered twice")
+    BENCHMARKS[info.name] = info
+    return info
 
 
 def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
@@ -33,39 +54,17 @@ def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
     )
 
 
-BENCHMARKS: dict[str, BenchmarkInfo] = {
-    "synthkb": BenchmarkInfo(
+register_benchmark(
+    BenchmarkInfo(
         "synthkb",
         "generated fictitious people, fully offline (TOFU/RWKU/KnowUnDo shapes)",
         _load_synthkb,
         "synthkb",
-    ),
-    "tofu": BenchmarkInfo(
-        "tofu",
-        "TOFU (locuslab/TOFU): fictitious authors; benchmark.split=forget01|forget05|forget10",
-        lambda cfg: _real("tofu", cfg),
-        "tofu",
-    ),
-    "knowundo": BenchmarkInfo(
-        "knowundo",
-        "KnowUnDo (zjunlp/KnowUnDo): benchmark.domain=copyright|privacy",
-        lambda cfg: _real("knowundo", cfg),
-        "knowundo",
-    ),
-    "rwku": BenchmarkInfo(
-        "rwku",
-        "RWKU (jinzhuoran/RWKU): real people; benchmark.targets=1 | 1-10, benchmark.corpus",
-        lambda cfg: _real("rwku", cfg),
-        "rwku",
-    ),
-}
+    )
+)
 
-
-def _real(name: str, cfg: BenchmarkConfig) -> BenchmarkData:
-    """Hub benchmarks: ``datasets.load_dataset`` or a local copy at ``benchmark.path``."""
-    from importlib import import_module
-
-    return import_module(f".{name}", __name__).load(cfg)
+for _module in pkgutil.iter_modules(__path__):  # each loader registers itself on import
+    import_module(f"{__name__}.{_module.name}")
 
 
 def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:

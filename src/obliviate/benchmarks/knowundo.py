@@ -33,6 +33,7 @@ from pathlib import Path
 from ..config import BenchmarkConfig
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, QAItem
+from . import BenchmarkInfo, register_benchmark
 from .hub import EXTENSIONS, Schema, Table, check_rows, read_file, read_local, read_table
 
 REPO = "zjunlp/KnowUnDo"
@@ -141,3 +142,13 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
         },
         extras={"domain": domain, "direct_prompt": DIRECT_PROMPTS[domain]},
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "knowundo",
+        "KnowUnDo (zjunlp/KnowUnDo): benchmark.domain=copyright|privacy",
+        load,
+        "knowundo",
+    )
+)

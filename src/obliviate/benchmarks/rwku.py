@@ -53,6 +53,7 @@ from ..config import BenchmarkConfig
 from ..errors import ObliviateError, did_you_mean
 from ..io import json_lines
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
+from . import BenchmarkInfo, register_benchmark
 from .hub import Row, Schema, check_rows, read_table
 
 REPO = "jinzhuoran/RWKU"
@@ -385,3 +386,13 @@ def load(cfg: BenchmarkConfig, with_corpus: bool = True) -> BenchmarkData:
         eval_sets={name: EvalSet(name, recs) for name, recs in sets.items()},
         extras=extras,
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "rwku",
+        "RWKU (jinzhuoran/RWKU): real people; benchmark.targets=1 | 1-10, benchmark.corpus",
+        load,
+        "rwku",
+    )
+)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..config import BenchmarkConfig
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, QAItem
+from . import BenchmarkInfo, register_benchmark
 from .hub import Schema, read_table
 
 REPO = "locuslab/TOFU"
@@ -112,3 +113,13 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
         eval_sets={name: EvalSet(name, list(recs)) for name, recs in eval_sets.items()},
         extras={"split": split, "retain_config": retain_cfg, "holdout_config": holdout_cfg},
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "tofu",
+        "TOFU (locuslab/TOFU): fictitious authors; benchmark.split=forget01|forget05|forget10",
+        load,
+        "tofu",
+    )
+)
