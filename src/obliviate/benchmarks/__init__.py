@@ -3,22 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..config import BenchmarkConfig
+from ..config import section, validator
+from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData
+
+
+@section("benchmark")
+@dataclass
+class BenchmarkSettings:
+    """``benchmark.*`` keys every benchmark has; each loader adds its own part."""
+
+    name: str = "synthkb"
+    path: str = ""  # local copy instead of the hub
+
+
+@section("benchmark")
+@dataclass
+class SynthKBSettings:
+    """``benchmark.*`` keys of the synthkb generator."""
+
+    people: int = 40
+    holdout_people: int = 4
+    seed: int = 0
+    forget_fraction: float = 0.1
+    forget_names: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
+
+
+# after the common part: each loader registers its own ``benchmark.*`` part on import
+from . import general, knowundo, rwku, tofu  # noqa: E402
 
 
 @dataclass(frozen=True)
 class BenchmarkInfo:
     name: str
     description: str
-    load: Callable[[BenchmarkConfig], BenchmarkData]
+    load: Callable[[Any], BenchmarkData]
     suite: str
 
 
-def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
+def _load_synthkb(cfg: Any) -> BenchmarkData:
     from .synthkb import build, load_dir
 
     if cfg.path:
@@ -61,15 +89,20 @@ BENCHMARKS: dict[str, BenchmarkInfo] = {
 }
 
 
-def _real(name: str, cfg: BenchmarkConfig) -> BenchmarkData:
+def _real(name: str, cfg: Any) -> BenchmarkData:
     """Hub benchmarks: ``datasets.load_dataset`` or a local copy at ``benchmark.path``."""
-    from importlib import import_module
-
-    return import_module(f".{name}", __name__).load(cfg)
+    return {"tofu": tofu, "knowundo": knowundo, "rwku": rwku}[name].load(cfg)
 
 
-def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:
+def load_benchmark(cfg: Any) -> BenchmarkData:
     """The benchmark's records; ``benchmark.general`` replaces ``data.general`` (general.py)."""
-    from .general import attach_general
+    return general.attach_general(BENCHMARKS[cfg.name].load(cfg), cfg)
 
-    return attach_general(BENCHMARKS[cfg.name].load(cfg), cfg)
+
+@validator
+def _check_benchmark(cfg: Any) -> None:
+    if cfg.benchmark.name not in BENCHMARKS:
+        raise ObliviateError(
+            f"benchmark.name={cfg.benchmark.name!r} is unknown; "
+            f"{did_you_mean(cfg.benchmark.name, list(BENCHMARKS))}"
+        )
