@@ -1,45 +1,38 @@
 """Benchmarks by name: each loader maps its source onto the canonical records once.
 
-A loader module registers itself with :func:`register_benchmark` (a :class:`BenchmarkInfo`:
-name, description, load function, suite name); every module of this package is imported here,
-so a new benchmark's loader touches only its own module.
+Every module of this package is imported here; each loader registers itself
+(:func:`.registry.register_benchmark`) and its ``benchmark.*`` settings, so a new benchmark's
+loader touches only its own module.
 """
 
 from __future__ import annotations
 
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from ..config import BenchmarkConfig
-from ..errors import ObliviateError
+from ..config import section
 from ..records import BenchmarkData
+from .general import attach_general
+from .registry import BENCHMARKS, BenchmarkInfo, register_benchmark
 
 
-@dataclass(frozen=True)
-class BenchmarkInfo:
-    """A benchmark: ``load(cfg)`` gives its records; ``suite`` names its evaluation suite."""
+@section("benchmark")
+@dataclass
+class SynthKBSettings:
+    """``benchmark.*`` keys of the synthkb generator."""
 
-    name: str
-    description: str
-    load: Callable[[BenchmarkConfig], BenchmarkData]
-    suite: str
-
-
-BENCHMARKS: dict[str, BenchmarkInfo] = {}
-
-
-def register_benchmark(info: BenchmarkInfo) -> BenchmarkInfo:
-    """Make ``info`` the benchmark named ``info.name`` (called by the loader's module)."""
-    if info.name in BENCHMARKS and BENCHMARKS[info.name] != info:
-        raise ObliviateError(f"benchmark {info.name!r} is registered twice")
-    BENCHMARKS[info.name] = info
-    return info
+    people: int = 40
+    holdout_people: int = 4
+    seed: int = 0
+    forget_fraction: float = 0.1
+    forget_names: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
 
 
-def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
+def _load_synthkb(cfg: Any) -> BenchmarkData:
     from .synthkb import build, load_dir
 
     if cfg.path:
@@ -67,8 +60,9 @@ for _module in pkgutil.iter_modules(__path__):  # each loader registers itself o
     import_module(f"{__name__}.{_module.name}")
 
 
-def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:
+def load_benchmark(cfg: Any) -> BenchmarkData:
     """The benchmark's records; ``benchmark.general`` replaces ``data.general`` (general.py)."""
-    from .general import attach_general
-
     return attach_general(BENCHMARKS[cfg.name].load(cfg), cfg)
+
+
+__all__ = ["BENCHMARKS", "BenchmarkInfo", "load_benchmark", "register_benchmark"]

@@ -42,31 +42,6 @@ BACKENDS = ("offline", "hf", "vllm", "openai")
 RUN_ROLES = ("target", "retain", "base")
 
 
-def validate_generate(g: Any) -> None:
-    """Check the ``generate`` section, naming the key and the accepted values."""
-    from ..eval.memo import PROMPTS
-
-    if g.backend not in BACKENDS:
-        raise ObliviateError(
-            f"generate.backend={g.backend!r} is unknown; accepted: {', '.join(BACKENDS)}"
-        )
-    if g.backend == "openai" and not (g.base_url and g.model):
-        raise ObliviateError(
-            "generate.backend=openai needs generate.base_url (e.g. https://api.openai.com/v1) "
-            "and generate.model"
-        )
-    if g.memo_prompt not in PROMPTS:
-        raise ObliviateError(
-            f"generate.memo_prompt={g.memo_prompt!r}; accepted: {', '.join(PROMPTS)}"
-        )
-    for key in ("batch_size", "workers", "check_rounds", "candidates", "memo_stride",
-                "memo_max_new_tokens", "corpus_pairs", "corpus_questions"):  # fmt: skip
-        if getattr(g, key) < 1:
-            raise ObliviateError(f"generate.{key}={getattr(g, key)}; accepted: an integer >= 1")
-    if g.max_retries < 0:
-        raise ObliviateError(f"generate.max_retries={g.max_retries}; accepted: >= 0")
-
-
 def generated_path(run_dir: Path, kind: str) -> Path:
     if kind not in KINDS:
         raise ObliviateError(

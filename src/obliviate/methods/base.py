@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..config import validator
 from ..errors import ObliviateError, did_you_mean
 
 METHODS: dict[str, type[Method]] = {}
@@ -146,6 +147,11 @@ def get_method_class(name: str) -> type[Method]:
             f"unlearn.method={name!r} is unknown; {did_you_mean(name, list(METHODS))}"
         )
     return METHODS[name]
+
+
+@validator
+def _check_method(cfg: Any) -> None:
+    get_method_class(cfg.unlearn.method).validate_params(cfg.unlearn.params)
 
 
 def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
