@@ -8,7 +8,9 @@ from obliviate.errors import ObliviateError, did_you_mean
 
 
 def test_did_you_mean_sorts_accepted_and_suggests_the_closest() -> None:
-    assert did_you_mean("npoo", ["npo", "gd", "ga"]) == "accepted: ga, gd, npo (did you mean 'npo'?)"
+    assert (
+        did_you_mean("npoo", ["npo", "gd", "ga"]) == "accepted: ga, gd, npo (did you mean 'npo'?)"
+    )
     # a tuple works as well; no near match -> no hint
     assert did_you_mean("zzz", ("b", "a")) == "accepted: a, b"
     assert did_you_mean("x", []) == "accepted: "

@@ -65,7 +65,7 @@ def test_json_lines_numbers_lines_counting_blank_ones(tmp_path: Path) -> None:
     path.write_text('{"a": 1}\n\n   \n[2, 3]\n"s"\n')
     assert json_lines(path) == [(1, {"a": 1}), (4, [2, 3]), (5, "s")]
     # text given: the file is not read (it need not exist); path only names it in errors
-    assert json_lines(tmp_path / "never.jsonl", '1\n\n2') == [(1, 1), (3, 2)]
+    assert json_lines(tmp_path / "never.jsonl", "1\n\n2") == [(1, 1), (3, 2)]
     assert json_lines(path, "") == []
 
 
