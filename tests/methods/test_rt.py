@@ -18,7 +18,7 @@ from unlearn_helpers import (
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import Context, get_method_class
-from obliviate.methods.idk import IDK_ANSWERS, idk_answer
+from obliviate.refusals import IDK_ANSWERS, idk_answer
 from obliviate.records import Passage, QAItem
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ObliviateError
 from .base import register
-from .idk import sample_idk
+from ..refusals import sample_idk
 from .preference import PreferenceMethod, PreferenceParams, qa_records
 
 PREFERRED = ("idk", "counterfactual")

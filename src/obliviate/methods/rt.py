@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ObliviateError
 from ..records import QAItem
 from .base import register
-from .idk import idk_answer
+from ..refusals import idk_answer
 from .retain import RetainParams
 from .sft import ForgetSFT
 
