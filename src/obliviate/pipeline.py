@@ -321,7 +321,7 @@ class Run:
         Writes ``localize/region.json`` (the selected tensor names plus every candidate's cosine
         and gradient magnitude); thresholds come from ``unlearn.params`` (e.g. ``sim_thresh``).
         """
-        from .localize import LocalizeParams, localize
+        from .methods.localize import LocalizeParams, localize
 
         ucfg = self.cfg.unlearn
         lp = LocalizeParams.from_params(dict(ucfg.params))

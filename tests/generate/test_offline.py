@@ -23,9 +23,9 @@ from obliviate.generate.offline import (
 from obliviate.generate.relearn import augment_chunk
 from obliviate.generate.rwku import Target, corpus_files
 from obliviate.generate.store import ensure_generated
-from obliviate.refusals import IDK_ANSWERS
 from obliviate.pipeline import Run
 from obliviate.records import BenchmarkData
+from obliviate.refusals import IDK_ANSWERS
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from unlearn_helpers import (
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import Context, get_method_class
-from obliviate.refusals import IDK_ANSWERS, idk_answer
 from obliviate.records import Passage, QAItem
+from obliviate.refusals import IDK_ANSWERS, idk_answer
 
 
 def test_refusal_data(formatter):

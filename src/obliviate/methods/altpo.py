@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..errors import ObliviateError
-from ..eval.generation import generate
+from ..generation import HFBackend, Sampling
 from .base import Context, register
 from .preference import PreferenceMethod, PreferenceParams, qa_records
 
@@ -84,13 +84,11 @@ class AltPO(PreferenceMethod):
         fmt, n = ctx.formatter, self.per_item
         records = [r for r in self._records for _ in range(n)]
         prompts = [altpo_prompt(fmt, r.question, r.answer, self.p.instruction) for r in records]
-        sampling = None
-        if self.p.temperature > 0:
-            torch.manual_seed(self.p.seed)
-            sampling = {"do_sample": True, "temperature": self.p.temperature, "top_p": 1.0,
-                        "top_k": 0}  # fmt: skip
-        texts = generate(model, fmt.tok, prompts, ctx.batch_size, self.p.max_new_tokens,
-                         ctx.device, sampling=sampling)  # fmt: skip
+        sampled = self.p.temperature > 0
+        sampling = Sampling(self.p.temperature, top_p=1.0, top_k=0, max_tokens=self.p.max_new_tokens,
+                            seed=self.p.seed if sampled else None)  # fmt: skip
+        backend = HFBackend(model, fmt.tok, batch_size=ctx.batch_size, device=ctx.device)
+        texts = [t[0] for t in backend.generate(prompts, sampling)]
         alternates = [ALTPO_STOP.split(t, maxsplit=1)[0].strip() for t in texts]
         same = sum(a.strip().lower() == r.answer.strip().lower()
                    for a, r in zip(alternates, records))  # fmt: skip

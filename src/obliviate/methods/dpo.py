@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ObliviateError
-from .base import register
 from ..refusals import sample_idk
+from .base import register
 from .preference import PreferenceMethod, PreferenceParams, qa_records
 
 PREFERRED = ("idk", "counterfactual")

@@ -1,7 +1,7 @@
 """MemFlex: unlearning confined to a localised knowledge region (SPEC 3.2, 4.1).
 
 - ``memflex`` (KnowUnDo, Tian et al. 2024, arXiv:2407.01920): the region comes from the offline
-  localisation (:mod:`obliviate.localize`; the pipeline runs ``obliviate localize`` first unless
+  localisation (:mod:`obliviate.methods.localize`; the pipeline runs ``obliviate localize`` first unless
   ``region_file`` is given) and only its tensors get ``requires_grad``. The forget stream is
   KUD's interleaved list (each forget item followed by one retain item, the retain items drawn
   from the whole retain set, SPEC 8 item 21) with factors f = −0.4 (forget) / +2.0 (retain):
@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import ObliviateError
-from ..localize import select_region, tensor_stats
 from ..models.scope import match_region, named_parameters, read_region
 from .base import Context, Method, cache_forget_nll_sums, forward_logits, register
 from .gradmask import FORGET_KINDS, FORGET_SIGNS, GradSum, forget_term
+from .localize import select_region, tensor_stats
 from .losses import sequence_nll
 from .retain import RetainTerm
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import ObliviateError
 from ..records import QAItem
-from .base import register
 from ..refusals import idk_answer
+from .base import register
 from .retain import RetainParams
 from .sft import ForgetSFT
 

@@ -31,9 +31,11 @@ from typing import Any
 
 import torch
 
-from .formatting import IGNORE_INDEX, Encoded, collate_right
-from .models.batches import batches, eval_mode
-from .models.scope import named_parameters
+from ..formatting import IGNORE_INDEX, Encoded, collate_right
+from ..models.batches import batches, eval_mode
+from ..models.scope import named_parameters
+from .base import forward_logits
+from .losses import sequence_nll
 
 
 @dataclass
@@ -98,9 +100,6 @@ def mean_gradients(
 
     ``torch.autograd.grad`` is used, so the parameters' ``.grad`` are never touched.
     """
-    from .methods.base import forward_logits  # deferred: methods.memflex imports this module
-    from .methods.losses import sequence_nll
-
     params = [(n, p) for n, p in named_parameters(model) if p.requires_grad]
     sums = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params}
     collate = lambda chunk: collate_right(chunk, pad_id)  # noqa: E731
