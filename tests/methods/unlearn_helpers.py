@@ -11,8 +11,8 @@ import torch
 from obliviate.config import TrainConfig
 from obliviate.eval.scoring import score
 from obliviate.methods import Context, Method
-from obliviate.records import BenchmarkData, QAItem
 from obliviate.recipe import unlearn
+from obliviate.records import BenchmarkData, QAItem
 
 # two sequences of length 4 over a vocabulary of 3; position t predicts label t+1
 LOGITS = torch.tensor(
