@@ -3,7 +3,7 @@ al. 2024), SPEC 3.2. The loss, the cached reference log-probs and L = γ·L_f + 
 :class:`~obliviate.methods.preference.PreferenceMethod`'s.
 
 y_l = the forget answer; y_w chosen by ``preferred``:
-``idk``: an "I don't know" line (``methods.idk``), one per item drawn with a seeded generator
+``idk``: an "I don't know" line (``obliviate.refusals``), one per item drawn with a seeded generator
 (OU draws anew at every fetch; one fixed draw is what lets the reference be cached);
 ``counterfactual``: the benchmark's pairs when it has them (RWKU ``train_pair``: the loader puts
 ``QAItem(question=prompt, answer=real bio, meta={"preferred": fabricated bio})`` in

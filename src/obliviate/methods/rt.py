@@ -5,7 +5,7 @@ L = γ·CE_batch(refusal | question) (prompt masked), optionally + α·L_r (γ =
 order of preference: the benchmark's refusal set when it has one (RWKU ``train_refusal_llama3``:
 the loader puts ``QAItem(question=instruction, answer=refusal)`` in ``data.extras["refusals"]``),
 else the forget questions themselves, question i answered with refusal line ``i mod 100`` of
-``methods.idk`` (RWKU's own assignment of its ``idontknow`` list to its generated questions).
+``obliviate.refusals`` (RWKU's own assignment of its ``idontknow`` list to its generated questions).
 RWKU full: lr 4e-7, 3 epochs, bs 8; LoRA: lr 3e-5; no retain term.
 """
 
