@@ -64,7 +64,7 @@ def stage_eval(
     per_model: dict[str, dict[str, Any]] = {}
     # the retain model's values other models' metrics compare against (retain_values.json):
     # per-item forget truth ratios (forget quality), per-item NLL (Reference MIA), its MIA
-    # AUC (privleak). Suites without ``retain_values`` take the forget truth ratios alone.
+    # AUC (privleak).
     retain_vals: dict[str, Any] | None = None
     external_tr = cfg.eval.retain_tr_file
     if external_tr:  # the retain model's forget truth ratios from a file or another run
@@ -130,16 +130,8 @@ def evaluate_model(
         method.prepare_eval(data)
         ctx.prefix = method.eval_prefix
     results = suite.evaluate(data, ctx, list(ec.sets) or None)
-    full_values = hasattr(suite, "retain_values")
-    values: dict[str, Any] | None = None
-    if role == "retain":
-        values = (suite.retain_values(results) if full_values else
-                  {"forget/truth_ratio": [r["truth_ratio"] for r in results["forget"].items]}
-                  if "forget" in results else {})  # fmt: skip
-    against = values if role == "retain" else retain_vals
-    metrics = suite.aggregate(
-        results, against if full_values else (against or {}).get("forget/truth_ratio")
-    )
+    values = suite.retain_values(results) if role == "retain" else None
+    metrics = suite.aggregate(results, values if role == "retain" else retain_vals)
     if ec.lm_eval.tasks:
         metrics |= run_lm_eval(model, tok, ec.lm_eval, device)
     return results, metrics, values
