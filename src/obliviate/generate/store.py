@@ -170,7 +170,7 @@ def _forget_items(run: Any) -> tuple[list[QAItem], list[str]]:
 
 
 def _relearn(run: Any, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
-    from .offline import SynthkbAugmenter
+    from ..benchmarks.synthkb.offline import SynthkbAugmenter
     from .relearn import LLMAugmenter, augment_chunk
 
     g = run.cfg.generate
@@ -188,9 +188,9 @@ def _relearn(run: Any, backend: Backend | None, progress: Progress) -> list[dict
 
 
 def _meow(run: Any, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
+    from ..benchmarks.synthkb.offline import inverted_answers
     from ..eval.memo import memo_scores
     from .meow import llm_candidates, memo_rows
-    from .offline import inverted_answers
 
     g = run.cfg.generate
     run.ensure_model("target")
@@ -218,7 +218,7 @@ def _targets(run: Any) -> list[Any]:
     """``generate.targets``, else the benchmark's targets with their intros: synthkb's from its
     world, RWKU's ``extras["intros"]`` (``forget_target``), else the forget subjects."""
     from ..benchmarks.synthkb import World
-    from .offline import intro
+    from ..benchmarks.synthkb.offline import intro
     from .rwku import Target
 
     g = run.cfg.generate
@@ -250,7 +250,7 @@ def _load_for_corpus(run: Any) -> None:
 
 
 def _rwku_corpus(run: Any, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
-    from .offline import offline_corpus
+    from ..benchmarks.synthkb.offline import offline_corpus
     from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, corpus_files, llm_corpus
 
     g = run.cfg.generate
