@@ -68,7 +68,9 @@ def test_directory_without_a_world_loads_without_one(small: BenchmarkData, tmp_p
     assert [r.to_dict() for r in back.forget] == [r.to_dict() for r in small.forget]
 
 
-def test_listed_world_file_missing_or_foreign_is_named(small: BenchmarkData, tmp_path: Path) -> None:
+def test_listed_world_file_missing_or_foreign_is_named(
+    small: BenchmarkData, tmp_path: Path
+) -> None:
     kb, other = tmp_path / "kb", tmp_path / "other"
     synthkb.write_jsonl(small, kb)
     synthkb.write_jsonl(synthkb.build(num_people=12, seed=9), other)

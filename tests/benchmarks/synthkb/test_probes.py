@@ -48,5 +48,9 @@ def test_biography_names_every_attribute(world: World) -> None:
     assert passage.text.startswith(f"{p.name} was born on {p.birth_date} in {p.birth_place}.")
     for value in (p.profession, p.employer, p.address, p.email, p.work, p.award, p.relation):
         assert value in passage.text
-    assert (passage.id, passage.subject, passage.meta) == (f"{p.id}-bio", p.name, {"holdout": False})
+    assert (passage.id, passage.subject, passage.meta) == (
+        f"{p.id}-bio",
+        p.name,
+        {"holdout": False},
+    )
     assert pr.bio(h).meta == {"holdout": True}

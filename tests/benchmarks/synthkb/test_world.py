@@ -61,7 +61,10 @@ def test_json_form_round_trips(world: w.World) -> None:
     text = json.dumps(w.world_to_dict(world))
     back = w.world_from_dict(json.loads(text))
     assert back == world
-    assert back.trained == world.trained and back.organisations[0].founded == world.organisations[0].founded
+    assert (
+        back.trained == world.trained
+        and back.organisations[0].founded == world.organisations[0].founded
+    )
 
 
 def test_json_form_errors_name_the_field(world: w.World) -> None:
