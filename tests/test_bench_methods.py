@@ -116,6 +116,13 @@ def test_bench_runs_a_method_in_a_subprocess(tmp_path, monkeypatch, one_thread):
     assert "lr 0.002, 2 steps, bs 8" in row
     rows = json.loads((tmp_path / "runs" / "bench_methods.json").read_text())["rows"]
     assert rows[0]["status"] == "ok" and rows[0]["training"]["steps"] == 2
-    assert rows[0]["training"]["peak_memory_mb"] > 0
-    assert 0.0 <= rows[0]["metrics"]["forget/rouge_l_recall"] <= 1.0
-    assert (tmp_path / "runs" / "bench_gd" / "stages" / "unlearn.json").is_file()
+    run_dir = tmp_path / "runs" / "bench_gd"
+    stage = json.loads((run_dir / "stages" / "unlearn.json").read_text())
+    assert rows[0]["training"] == stage["training"]  # the row reports the run's own stage
+    # full scope on nano (vocab 400): 64 * 400 + 2 * (4 * 64^2 + 3 * 64 * 192 + 2 * 64) + 64
+    assert stage["training"]["trainable_params"] == 64 * 400 + 2 * (16384 + 36864 + 128) + 64
+    unlearned = json.loads((run_dir / "metrics.json").read_text())["models"]["unlearned"]
+    assert rows[0]["metrics"] == {k: unlearned.get(k) for k in rows[0]["metrics"]}
+    forget = [json.loads(x) for x in (run_dir / "eval" / "unlearned" / "forget.jsonl").open()]
+    mean_rouge = sum(r["rouge_l_recall"] for r in forget) / len(forget)
+    assert rows[0]["metrics"]["forget/rouge_l_recall"] == pytest.approx(mean_rouge)

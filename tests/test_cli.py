@@ -78,3 +78,7 @@ def test_data_synth_round_trip(tmp_path):
     built = build(num_people=6, seed=3)
     assert [r.to_dict() for r in loaded.forget] == [r.to_dict() for r in built.forget]
     assert set(loaded.eval_sets) == set(built.eval_sets)
+    for name, eval_set in built.eval_sets.items():
+        assert [r.to_dict() for r in loaded.eval_sets[name].records] == [
+            r.to_dict() for r in eval_set.records
+        ], name

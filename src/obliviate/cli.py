@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 
 from .errors import ObliviateError
+from .generate.store import generated_path
+from .pipeline import recorded_stage_info, run_all, write_metrics
+from .run_dir import RunDir
+from .run_models import RunModels
+from .stages import stage_eval, stage_finetune, stage_generate, stage_localize, stage_unlearn
 
 
 def _split_config(args: list[str]) -> tuple[str | None, list[str]]:
@@ -34,51 +39,43 @@ def _load(args: list[str]):
     return load_config(path, overrides)
 
 
-def cmd_run(ns: argparse.Namespace) -> int:
-    from .pipeline import Run
+def _open(args: list[str]):
+    """The run directory of a config and its models."""
+    rd = RunDir(_load(args))
+    return rd, RunModels(rd)
 
-    run = Run(_load(ns.args))
-    metrics = run.run_all()
-    print((run.dir / "report.md").read_text())
-    print(f"run directory: {run.dir}")
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    rd, models = _open(ns.args)
+    metrics = run_all(rd, models)
+    print((rd.dir / "report.md").read_text())
+    print(f"run directory: {rd.dir}")
     return 0 if metrics else 1
 
 
 def cmd_stage(ns: argparse.Namespace) -> int:
-    from .pipeline import Run
-
-    cfg = _load(ns.args)
-    run = Run(cfg)
+    rd, models = _open(ns.args)
+    cfg = rd.cfg
     if ns.command == "finetune":
-        info = {"target": run.stage_finetune("target")}
+        info = {"target": stage_finetune(rd, models, "target")}
         if cfg.finetune.retain_model:
-            info["retain"] = run.stage_finetune("retain")
+            info["retain"] = stage_finetune(rd, models, "retain")
         for role, i in info.items():
             print(f"finetune {role}: {i['training']}")
     elif ns.command == "unlearn":
-        print(f"unlearn {cfg.unlearn.method}: {run.stage_unlearn()['training']}")
+        print(f"unlearn {cfg.unlearn.method}: {stage_unlearn(rd, models)['training']}")
     else:
-        models = run.stage_eval()
-        stage_info = {}
-        for name in ("finetune_target", "finetune_retain", "unlearn"):
-            path = run.dir / "stages" / f"{name}.json"
-            if path.is_file():
-                import json
-
-                stage_info[name] = json.loads(path.read_text())
-        run.write_metrics(models, stage_info, sum(run.timings.values()))
-        print((run.dir / "report.md").read_text())
-    print(f"run directory: {run.dir}")
+        results = stage_eval(rd, models)
+        write_metrics(rd, results, recorded_stage_info(rd), sum(rd.timings.values()))
+        print((rd.dir / "report.md").read_text())
+    print(f"run directory: {rd.dir}")
     return 0
 
 
 def cmd_localize(ns: argparse.Namespace) -> int:
     import json
 
-    from .pipeline import Run
-
-    run = Run(_load(ns.args))
-    path = run.stage_localize()
+    path = stage_localize(*_open(ns.args))
     info = json.loads(path.read_text())
     print(f"region: {len(info['region'])} of {len(info['tensors'])} trainable tensors selected")
     print(f"wrote {path}")
@@ -93,13 +90,10 @@ GENERATE_COMMANDS = {
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
-    from .generate.store import generated_path
-    from .pipeline import Run
-
-    run = Run(_load(ns.args))
+    rd, models = _open(ns.args)
     kind = GENERATE_COMMANDS[ns.command][0]
-    rows = run.stage_generate(kind, force=True)
-    path = generated_path(run.dir, kind)
+    rows = stage_generate(rd, models, kind, force=True)
+    path = generated_path(rd.dir, kind)
     print(f"{ns.command}: {len(rows)} rows -> {path}")
     print(path.with_suffix(".json").read_text().strip())
     return 0

@@ -1,15 +1,25 @@
-"""Typed config schema, YAML loading, dotted ``key=value`` overrides and validation.
+"""Config machinery: sections owned by their components, YAML loading, dotted overrides.
 
-A config is a YAML file merged onto the structured schema below, then ``key=value`` overrides
-from the command line. Unknown keys, wrong types and unknown names (method, benchmark, model
-preset, scope) raise :class:`ObliviateError` naming the key and the accepted values.
+Each component owns the dataclass of its config section and registers it here with
+:func:`section` (``training.py``: ``finetune`` / ``unlearn``; ``eval/settings.py``: ``eval``;
+each benchmark loader: its part of ``benchmark``), and its name checks with :func:`validator`.
+This module composes them into one structured schema: a YAML file is merged onto it, then
+``key=value`` overrides, then every validator runs. Unknown keys, wrong types and unknown names
+raise :class:`ObliviateError` naming the key and the accepted values.
+
+It imports no other module of the package but :mod:`.errors` (a leaf), so any component may
+import it; importing ``obliviate`` imports every component, so the schema is complete before
+:func:`load_config` runs. Section classes are reachable as attributes of this module
+(``obliviate.config.TrainConfig``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +29,106 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 
 from .errors import ObliviateError, did_you_mean
 
+# the order sections are written in config.yaml; sections registered under other names follow
+SECTION_ORDER = ("run", "benchmark", "model", "finetune", "unlearn", "eval", "generate")
+_PARTS: dict[str, list[type]] = {}  # section -> the dataclasses whose fields it holds
+_VALIDATORS: list[Callable[[Any], None]] = []
+_COMPOSED: dict[tuple[type, ...], type] = {}
 
+
+def section(name: str) -> Callable[[type], type]:
+    """Class decorator: ``cls`` is the dataclass of config section ``name``, or one part of it
+    (a section with several parts, such as ``benchmark``, holds the fields of all of them)."""
+
+    def register(cls: type) -> type:
+        parts = _PARTS.setdefault(name, [])
+        if cls not in parts:
+            parts.append(cls)
+        return cls
+
+    return register
+
+
+def validator(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Register ``fn(cfg)``: a check of registered names run by :func:`load_config`."""
+    if fn not in _VALIDATORS:
+        _VALIDATORS.append(fn)
+    return fn
+
+
+def _compose(name: str, parts: tuple[type, ...], class_name: str) -> type:
+    """One dataclass holding the fields of ``parts`` (a field defined twice must agree)."""
+    if len(parts) == 1:
+        return parts[0]
+    if parts not in _COMPOSED:
+        fields: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+        for part in parts:
+            for f in dataclasses.fields(part):
+                spec = (f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))  # fmt: skip
+                if f.name in fields:
+                    old = fields[f.name][2]
+                    if (old.default, old.default_factory) != (f.default, f.default_factory):
+                        raise RuntimeError(
+                            f"config section {name!r}: field {f.name!r} is defined twice "
+                            f"with different defaults ({part.__name__})"
+                        )
+                    continue
+                fields[f.name] = spec
+        _COMPOSED[parts] = dataclasses.make_dataclass(class_name, list(fields.values()))
+    return _COMPOSED[parts]
+
+
+def section_class(name: str) -> type:
+    """The dataclass of section ``name`` (composed from its parts)."""
+    if name not in _PARTS:
+        raise ObliviateError(f"config section {name!r} is unknown; accepted: {', '.join(_PARTS)}")
+    return _compose(name, tuple(_PARTS[name]), f"{name.capitalize()}Config")
+
+
+def schema_class() -> type:
+    """The top-level ``Config`` dataclass: one field per registered section."""
+    names = [n for n in SECTION_ORDER if n in _PARTS] + [
+        n for n in _PARTS if n not in SECTION_ORDER
+    ]
+    sections = tuple((n, section_class(n)) for n in names)
+    key = tuple(cls for _, cls in sections) + (Config,)
+    if key not in _COMPOSED:
+        fields = [(n, cls, dataclasses.field(default_factory=cls)) for n, cls in sections]
+        _COMPOSED[key] = dataclasses.make_dataclass("Config", fields, bases=(Config,))
+    return _COMPOSED[key]
+
+
+class Config:
+    """Base of the composed config class: ``cfg.<section>.<key>`` for every section."""
+
+
+def _classes() -> list[type]:
+    """Every registered section class, its parts, their bases and nested section classes."""
+    found: list[type] = []
+    todo = [c for sec, parts in _PARTS.items() for c in (section_class(sec), *parts)]
+    while todo:
+        cls = todo.pop(0)
+        if cls in found or not dataclasses.is_dataclass(cls):
+            continue
+        found.append(cls)
+        todo += list(cls.__mro__[1:])
+        todo += [
+            f.default_factory
+            for f in dataclasses.fields(cls)
+            if isinstance(f.default_factory, type)
+        ]
+    return found
+
+
+def __getattr__(name: str) -> type:
+    """``obliviate.config.<SectionClass>``: a registered section class by its class name."""
+    for cls in _classes():
+        if cls.__name__ == name:
+            return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@section("run")
 @dataclass
 class RunConfig:
     name: str = ""  # empty: derived as <benchmark>_<method>
@@ -29,174 +138,8 @@ class RunConfig:
     base_run: str = ""  # take the base/target/retain models (and their eval) from this run dir
 
 
-@dataclass
-class BenchmarkConfig:
-    name: str = "synthkb"
-    path: str = ""  # local copy instead of the hub
-    people: int = 40
-    holdout_people: int = 4
-    seed: int = 0
-    forget_fraction: float = 0.1
-    forget_names: list[str] = field(default_factory=list)
-    val_fraction: float = 0.2
-    split: str = ""  # TOFU forget split: forget01 | forget05 | forget10 (default forget10)
-    domain: str = ""  # KnowUnDo domain: copyright | privacy (default privacy)
-    targets: str = "1"  # RWKU targets: "3", "1-10" (inclusive) or "1,4,7"
-    corpus: str = "positive"  # RWKU forget corpus: positive | passage | pair | refusal
-    corpus_model: str = "llama3"  # RWKU corpus generator: llama3 | phi3
-    # RWKU: directory of generated corpora (`obliviate corpus` writes
-    # <run>/generated/rwku_corpus/train_<corpus>.jsonl); "" = the hub corpus
-    corpus_dir: str = ""
-    general: str = ""  # general QA for data.general: "" = the benchmark's own | wiki_qa
-    general_path: str = ""  # local copy of the general set in the hub layout ("" = the hub)
-
-
-@dataclass
-class ModelConfig:
-    name_or_path: str = "tiny"  # hub id, local path, or "tiny"
-    tiny_preset: str = "tiny"  # size preset when name_or_path == "tiny"
-    tokenizer_vocab: int = 2048  # BPE vocabulary of the tiny model's tokenizer
-    template: str = "qa-tags"  # prompt family (formatting.TEMPLATES) or "chat"
-    max_length: int = 128
-    dtype: str = "float32"
-    trust_remote_code: bool = False
-
-
-@dataclass
-class TrainConfig:
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    lr: float = 1e-3
-    batch_size: int = 8
-    grad_accum: int = 1
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    scheduler: str = "constant"  # constant | linear | cosine
-    max_grad_norm: float = 1.0
-    scope: str = "full"  # full | lora | layers | region (models.scope)
-    layers: str = ""  # "a-b", end exclusive (RWKU train_layers)
-    lora_preset: str = "relearn"  # rwku | knowundo | relearn (models.scope.LORA_PRESETS)
-    lora_r: int | None = None  # None: the preset's value (same for alpha, dropout, targets)
-    lora_alpha: float | None = None
-    lora_dropout: float | None = None
-    lora_targets: list[str] = field(default_factory=list)  # module names, or ["all-linear"]
-    region_file: str = (
-        ""  # scope=region: parameter names / regexes (JSON list, localize output, text)
-    )
-    merge: bool = True  # LoRA: also write the merged model (else models/<role> is the adapter)
-    log_every: int = 10
-
-
-@dataclass
-class FinetuneConfig(TrainConfig):
-    epochs: float = 20.0
-    lr: float = 3e-3
-    batch_size: int = 16
-    warmup_ratio: float = 0.05
-    scheduler: str = "cosine"
-    enabled: bool = True  # False: the loaded model is already the target (e.g. RWKU, OU models)
-    retain_model: bool = True  # also train the retain-only ("gold") model
-
-
-@dataclass
-class UnlearnConfig(TrainConfig):
-    method: str = "npo"
-    params: dict[str, Any] = field(default_factory=dict)  # method parameters (see `list methods`)
-    epochs: float = 5.0
-    lr: float = 1e-3
-    batch_size: int = 8
-
-
-@dataclass
-class KFRKRRConfig:
-    """ReLearn KFR / KRR judges (SPEC 6.6): hub ids or paths, entity extractor, thresholds."""
-
-    nli_model: str = "sileod/deberta-v3-base-tasksource-nli"
-    embedding_model: str = "sentence-transformers/all-MiniLM-L12-v2"
-    entity_extractor: str = "regex"  # regex (offline) | llm (the generate backend, ReLearn)
-    theta_1: float = 0.3
-    theta_2: float = 0.3
-
-
-@dataclass
-class LMEvalConfig:
-    """lm-evaluation-harness tasks run on each evaluated model (optional extra ``lmeval``)."""
-
-    tasks: list[str] = field(default_factory=list)  # empty: lm-eval is not run
-    include_path: str = ""  # directory of custom task YAMLs
-    builtin_tasks: bool = True  # false: index only include_path (skips lm-eval's own tasks)
-    num_fewshot: int = -1  # -1: each task's default
-    limit: int = 0  # > 0: at most this many documents per task
-    batch_size: int = 8
-
-
-@dataclass
-class EvalConfig:
-    batch_size: int = 32
-    max_new_tokens: int = 32
-    sets: list[str] = field(default_factory=list)  # empty: the suite's default sets
-    models: list[str] = field(default_factory=lambda: ["target", "retain", "unlearned"])
-    # metric names (`obliviate list metrics`), groups "default" / "all", or "<set>/<name>";
-    # empty: the suite's defaults
-    metrics: list[str] = field(default_factory=list)
-    min_k: float = 0.4  # Min-K% / Min-K%++ ratio k (SPEC 6.4)
-    # Reference MIA model: retain (its saved per-item values), or a run role / hub id / path
-    mia_reference_model: str = "retain"
-    backend: str = "hf"  # generation backend: hf | vllm
-    scorer_model: str = "target"  # linguistic-score PPL model: self, a run role, a hub id or path
-    meow_prompt: str = "template"  # MA / EL / MEMO prompts: template | raw (MEOW's q + " " + a)
-    meow_max_new_tokens: int = 200  # EL / MEMO continuation length (MEOW: 200)
-    kfr_krr: KFRKRRConfig = field(default_factory=KFRKRRConfig)
-    lm_eval: LMEvalConfig = field(default_factory=LMEvalConfig)
-    # forget quality against the retain model's per-item forget truth ratios read from a JSON
-    # file (a list, or an open-unlearning eval log) or a run directory, instead of our retain run
-    retain_tr_file: str = ""
-
-
-@dataclass
-class GenerateConfig:
-    """Data generation (SPEC 5): ReLearn augmentation, MEOW inversion, RWKU corpora."""
-
-    backend: str = "offline"  # offline (synthkb templates) | hf | vllm | openai
-    model: str = ""  # hf/vllm: hub id, path or run role (target, retain, base; "" = target); openai: model name
-    base_url: str = ""  # openai: endpoint root, e.g. http://127.0.0.1:8000/v1
-    api_key_env: str = ""  # openai: NAME of the environment variable holding the API key
-    temperature: float | None = None  # None: each pipeline's SPEC default
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    seed: int = 0
-    batch_size: int = 16  # items per resumable chunk; prompts per local generation batch
-    workers: int = 8  # concurrent HTTP requests
-    max_retries: int = 4
-    retry_backoff: float = 1.0  # seconds, doubled after each retry
-    timeout: float = 120.0  # seconds per HTTP request
-    cache_dir: str = ""  # "": <run.out_dir>/.generate_cache; "none": no cache
-    resume: bool = True  # continue an interrupted generation from its finished items
-    check_rounds: int = 3  # ReLearn: regeneration rounds for answers that fail the leakage check
-    candidates: int = 4  # MEOW: inverted answers per question
-    memo_stride: int = 5  # MEOW MEMO: characters between prompts (suffix mode)
-    memo_max_new_tokens: int = 200
-    memo_prompt: str = "template"  # template (the run's prompt family, SPEC F6) | raw (MEOW)
-    corpus_pairs: int = 30  # RWKU corpora: biography pairs per target (RWKU ships 582)
-    corpus_questions: int = 300  # RWKU corpora: refusal questions per target
-    # RWKU corpora: subject -> intro; empty: the forget subjects
-    targets: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Config:
-    run: RunConfig = field(default_factory=RunConfig)
-    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    generate: GenerateConfig = field(default_factory=GenerateConfig)
-
-
 def _schema() -> DictConfig:
-    return OmegaConf.structured(Config)
+    return OmegaConf.structured(schema_class())
 
 
 def _accepted_keys(schema: DictConfig, dotted: str) -> list[str]:
@@ -265,80 +208,34 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a validated config: schema ← YAML file ← overrides, then name checks."""
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Any:
+    """Build a validated config: schema ← YAML file ← overrides, then every validator."""
     cfg = _schema()
     if path is not None:
         cfg = _merge(cfg, _load_yaml(Path(path)), str(path))
     if overrides:
         cfg = _merge(cfg, parse_overrides(overrides), "command line")
-    obj: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    obj = OmegaConf.to_object(cfg)
     validate(obj)
     return obj
 
 
-def validate(cfg: Config) -> None:
-    """Check names against registries; raise ObliviateError naming the key and accepted values."""
-    from .benchmarks import BENCHMARKS
-    from .methods import get_method_class
-    from .models.tiny import TINY_PRESETS
-
-    if cfg.benchmark.name not in BENCHMARKS:
-        raise ObliviateError(
-            f"benchmark.name={cfg.benchmark.name!r} is unknown; "
-            f"{did_you_mean(cfg.benchmark.name, list(BENCHMARKS))}"
-        )
-    method_cls = get_method_class(cfg.unlearn.method)  # raises on unknown names
-    method_cls.validate_params(cfg.unlearn.params)
-    if cfg.model.name_or_path == "tiny" and cfg.model.tiny_preset not in TINY_PRESETS:
-        raise ObliviateError(
-            f"model.tiny_preset={cfg.model.tiny_preset!r} is unknown; "
-            f"{did_you_mean(cfg.model.tiny_preset, list(TINY_PRESETS))}"
-        )
-    for section in ("finetune", "unlearn"):
-        tc: TrainConfig = getattr(cfg, section)
-        from .models.scope import validate_scope
-
-        validate_scope(tc, section)
-        if tc.scheduler not in ("constant", "linear", "cosine"):
-            raise ObliviateError(
-                f"{section}.scheduler={tc.scheduler!r} is unknown; accepted: constant, cosine, linear"
-            )
-        if tc.batch_size < 1 or tc.grad_accum < 1:
-            raise ObliviateError(f"{section}.batch_size and {section}.grad_accum must be >= 1")
-    _validate_eval(cfg.eval)
-    from .formatting import TEMPLATES
-
-    if cfg.model.template not in (*TEMPLATES, "chat"):
-        raise ObliviateError(
-            f"model.template={cfg.model.template!r} is unknown; "
-            f"{did_you_mean(cfg.model.template, [*TEMPLATES, 'chat'])}"
-        )
-    from .generate.store import validate_generate
-
-    validate_generate(cfg.generate)
+def default_config() -> Any:
+    """The schema's defaults as a config object (validated)."""
+    return load_config()
 
 
-def _validate_eval(ec: EvalConfig) -> None:
-    from .eval.generation import GENERATION_BACKENDS
-    from .eval.suites.plan import check_metric_names
-
-    check_metric_names(ec.metrics)
-    if not 0.0 < ec.min_k <= 1.0:
-        raise ObliviateError(f"eval.min_k={ec.min_k} must lie in (0, 1]")
-    if ec.backend not in GENERATION_BACKENDS:
-        raise ObliviateError(
-            f"eval.backend={ec.backend!r} is unknown; accepted: {', '.join(GENERATION_BACKENDS)}"
-        )
-    if ec.meow_prompt not in ("template", "raw"):
-        raise ObliviateError(f"eval.meow_prompt={ec.meow_prompt!r}; accepted: raw, template")
+def validate(cfg: Any) -> None:
+    """Run every registered validator (each names the key and the accepted values)."""
+    for check in _VALIDATORS:
+        check(cfg)
 
 
-def to_dict(cfg: Config) -> dict[str, Any]:
+def to_dict(cfg: Any) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
 
 
-def to_yaml(cfg: Config) -> str:
+def to_yaml(cfg: Any) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from .errors import ObliviateError
+from .config import validator
+from .errors import ObliviateError, did_you_mean
 from .records import MCItem, Passage, QAItem, Record
 
 IGNORE_INDEX = -100
@@ -32,6 +34,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "llama2-inst": ("[INST] {q} [/INST]", " "),
     "raw-text": ("", ""),
 }
+
+
+@validator
+def _check_template(cfg: Any) -> None:
+    if cfg.model.template not in (*TEMPLATES, "chat"):
+        raise ObliviateError(
+            f"model.template={cfg.model.template!r} is unknown; "
+            f"{did_you_mean(cfg.model.template, [*TEMPLATES, 'chat'])}"
+        )
 
 
 @dataclass

@@ -22,9 +22,72 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from .config import TrainConfig
+from .config import section, validator
 from .errors import ObliviateError
 from .formatting import Encoded, collate_right
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    lr: float = 1e-3
+    batch_size: int = 8
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    scheduler: str = "constant"  # constant | linear | cosine
+    max_grad_norm: float = 1.0
+    scope: str = "full"  # full | lora | layers | region (models.scope)
+    layers: str = ""  # "a-b", end exclusive (RWKU train_layers)
+    lora_preset: str = "relearn"  # rwku | knowundo | relearn (models.scope.LORA_PRESETS)
+    lora_r: int | None = None  # None: the preset's value (same for alpha, dropout, targets)
+    lora_alpha: float | None = None
+    lora_dropout: float | None = None
+    lora_targets: list[str] = field(default_factory=list)  # module names, or ["all-linear"]
+    region_file: str = (
+        ""  # scope=region: parameter names / regexes (JSON list, localize output, text)
+    )
+    merge: bool = True  # LoRA: also write the merged model (else models/<role> is the adapter)
+    log_every: int = 10
+
+
+@section("finetune")
+@dataclass
+class FinetuneConfig(TrainConfig):
+    epochs: float = 20.0
+    lr: float = 3e-3
+    batch_size: int = 16
+    warmup_ratio: float = 0.05
+    scheduler: str = "cosine"
+    enabled: bool = True  # False: the loaded model is already the target (e.g. RWKU, OU models)
+    retain_model: bool = True  # also train the retain-only ("gold") model
+
+
+@section("unlearn")
+@dataclass
+class UnlearnConfig(TrainConfig):
+    method: str = "npo"
+    params: dict[str, Any] = field(default_factory=dict)  # method parameters (see `list methods`)
+    epochs: float = 5.0
+    lr: float = 1e-3
+    batch_size: int = 8
+
+
+SCHEDULERS = ("constant", "linear", "cosine")
+
+
+@validator
+def _check_training(cfg: Any) -> None:
+    for name in ("finetune", "unlearn"):
+        tc = getattr(cfg, name)
+        if tc.scheduler not in SCHEDULERS:
+            raise ObliviateError(
+                f"{name}.scheduler={tc.scheduler!r} is unknown; accepted: constant, cosine, linear"
+            )
+        if tc.batch_size < 1 or tc.grad_accum < 1:
+            raise ObliviateError(f"{name}.batch_size and {name}.grad_accum must be >= 1")
+
 
 LossFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
 

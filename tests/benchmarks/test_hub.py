@@ -44,8 +44,10 @@ def test_missing_field_names_file_record_and_field(tmp_path: Path) -> None:
     write_json(tmp_path / "forget01.json", [ROWS[0], {"question": "q1"}])
     with pytest.raises(ObliviateError) as err:
         read_table("locuslab/TOFU", str(tmp_path), "forget01", "train", SCHEMA)
-    msg = str(err.value)
-    assert "forget01.json" in msg and "record 1" in msg and "'answer'" in msg
+    assert str(err.value) == (
+        f"{tmp_path / 'forget01.json'}: record 1 lacks required field 'answer' "
+        "(required: question, answer; present: question)"
+    )
 
 
 def test_wrong_type_and_bad_json(tmp_path: Path) -> None:
@@ -64,3 +66,94 @@ def test_keep_filters_after_the_check(tmp_path: Path) -> None:
     write_json(tmp_path / "t.json", ROWS)
     table = read_table("r", str(tmp_path), "t", "train", SCHEMA, keep=lambda r: r["answer"] == "a1")
     assert table.rows == ROWS[1:]
+
+
+def test_record_shape_and_union_types(tmp_path: Path) -> None:
+    with pytest.raises(ObliviateError) as err:
+        check_rows([ROWS[0], ["q", "a"]], "x.json", SCHEMA)
+    assert str(err.value) == (
+        "x.json: record 1 is a list, expected an object with fields question, answer"
+    )
+    check_rows([{"v": 1}, {"v": "one"}], "x.json", {"v": (int, str)})  # either type passes
+    with pytest.raises(
+        ObliviateError, match=r"record 0 field 'v' is a float, expected int or str$"
+    ):
+        check_rows([{"v": 1.5}], "x.json", {"v": (int, str)})
+    with pytest.raises(
+        ObliviateError, match=r"record 0 lacks required field 'v' .*present: none\)"
+    ):
+        check_rows([{}], "x.json", {"v": int})
+    (tmp_path / "scalar.json").write_text("3")
+    with pytest.raises(ObliviateError) as err:
+        read_local(tmp_path, "scalar", "train")
+    assert str(err.value) == f"{tmp_path / 'scalar.json'}: top level is a int; expected a list"
+
+
+def test_parquet_shards_in_a_split_directory_are_concatenated_in_name_order(
+    tmp_path: Path,
+) -> None:
+    shards = tmp_path / "cfg" / "train"
+    shards.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(ROWS[1:]), shards / "1.parquet")
+    pq.write_table(pa.Table.from_pylist(ROWS[:1]), shards / "0.parquet")
+    table = read_local(tmp_path, "cfg", "train")
+    assert table.rows == ROWS and table.where == str(shards / "0.parquet")
+    write_json_lines(tmp_path / "cfg" / "train.jsonl", ROWS[:1])  # <config>/<split>.jsonl first
+    assert read_local(tmp_path, "cfg", "train").rows == ROWS[:1]
+
+
+class _FakeDataset:
+    """What read_hub uses of a ``datasets.Dataset``: column names, filter, to_list."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+        self.column_names = list(rows[0])
+
+    def filter(self, keep):
+        return _FakeDataset([r for r in self.rows if keep(r)])
+
+    def to_list(self) -> list[dict]:
+        return list(self.rows)
+
+
+def test_hub_mode_calls_load_dataset_checks_then_filters(monkeypatch) -> None:
+    import datasets
+
+    calls = []
+
+    def load_dataset(repo, name, split):
+        calls.append((repo, name, split))
+        return _FakeDataset(ROWS)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    table = read_table("locuslab/TOFU", "", "forget01", "train", SCHEMA,
+                       keep=lambda r: r["question"] == "q1")  # fmt: skip
+    assert calls == [("locuslab/TOFU", "forget01", "train")]
+    assert table.rows == ROWS[1:]
+    assert table.where == (
+        "locuslab/TOFU [config 'forget01', split 'train'] (rows of the selected targets)"
+    )
+    with pytest.raises(ObliviateError) as err:
+        read_table("r", "", "c", "s", {**SCHEMA, "label": int})
+    assert str(err.value) == (
+        "r [config 'c', split 's']: record 0 lacks required field 'label' "
+        "(columns: question, answer)"
+    )
+
+
+def test_hub_failure_is_one_readable_error(monkeypatch) -> None:
+    import datasets
+
+    def offline(repo, name, split):
+        raise ConnectionError(
+            "Couldn't reach 'locuslab/TOFU' on the Hub (LocalEntryNotFoundError)\nmore"
+        )
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(ObliviateError) as err:
+        read_table("locuslab/TOFU", "", "forget01", "train", SCHEMA)
+    assert str(err.value) == (
+        "could not load locuslab/TOFU [config 'forget01', split 'train'] from the hub: "
+        "Couldn't reach 'locuslab/TOFU' on the Hub (LocalEntryNotFoundError); for offline use "
+        "set benchmark.path to a local copy laid out as on the hub"
+    )

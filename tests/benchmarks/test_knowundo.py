@@ -138,11 +138,23 @@ def test_end_to_end_with_a_retain_model(knowundo_dir: Path, tmp_path: Path) -> N
     run = Run(load_config(CONFIGS / "knowundo_copyright.yaml", overrides))
     models = run.run_all()["models"]
     assert list(models) == ["target", "retain", "unlearned"]
-    for m in models.values():
-        for key in ("unlearn_success", "retention_success", "unlearn_success_dp",
-                    "retention_success_dp", "unlearn_val/ppl", "retention_val/ppl"):  # fmt: skip
-            assert 0 <= m[key] < math.inf, key
+    for role, m in models.items():
+        # every headline value from the per-item rows the run wrote: success = token accuracy
+        # (x100, unlearn: 100 - it), ppl = exp(-mean of the items' mean log-probabilities)
+        rows = {name: [json.loads(x) for x in (run.dir / "eval" / role / f"{name}.jsonl").open()]
+                for name in ("unlearn_val", "retention_val", "unlearn_val_dp",
+                             "retention_val_dp")}  # fmt: skip
+
+        acc = {n: 100 * sum(r["token_accuracy"] for r in v) / len(v) for n, v in rows.items()}
+        ppl = {n: math.exp(-sum(r["mean_logprob"] for r in v) / len(v)) for n, v in rows.items()}
+        assert m["unlearn_success"] == pytest.approx(100 - acc["unlearn_val"]), role
+        assert m["retention_success"] == pytest.approx(acc["retention_val"]), role
+        assert m["unlearn_success_dp"] == pytest.approx(100 - acc["unlearn_val_dp"]), role
+        assert m["retention_success_dp"] == pytest.approx(acc["retention_val_dp"]), role
+        assert m["unlearn_val/ppl"] == pytest.approx(ppl["unlearn_val"], rel=1e-9), role
+        assert m["retention_val/ppl"] == pytest.approx(ppl["retention_val"], rel=1e-9), role
         assert m["unlearn_success"] == pytest.approx(100 - m["unlearn_val/acc"])
+        assert [len(v) for v in rows.values()] == [3, 3, 3, 3]
     report = (run.dir / "report.md").read_text()
     assert "| model | Unlearn Success ↑ | Retention Success ↑ |" in report
     rows = (run.dir / "eval" / "unlearned" / "unlearn_val_dp.jsonl").read_text().splitlines()

@@ -133,6 +133,29 @@ def test_end_to_end_and_forget_quality_from_a_previous_run(tofu_dir: Path, tmp_p
         ):
             assert m[key] is not None, key  # fmt: skip
     assert models["retain"]["forget_quality"] == 1.0
+
+    def rows(role: str, name: str) -> list[dict]:
+        return [json.loads(x) for x in (run.dir / "eval" / role / f"{name}.jsonl").open()]
+
+    retain_tr = [r["truth_ratio"] for r in rows("retain", "forget")]
+    utility_keys = [f"{s}/{m}" for s, ms in (("retain", ("prob", "rouge_l_recall", "truth_ratio")),
+                    ("real_authors", ("normalised_prob", "rouge_l_recall", "truth_ratio")),
+                    ("world_facts", ("normalised_prob", "rouge_l_recall", "truth_ratio")))
+                    for m in ms]  # fmt: skip
+    for role, m in models.items():
+        forget = rows(role, "forget")
+        # KS test of this model's forget truth ratios against the retain model's (SPEC: TOFU)
+        pvalue = stats.ks_2samp([r["truth_ratio"] for r in forget], retain_tr).pvalue
+        assert m["forget_quality"] == pytest.approx(pvalue), role
+        # model utility: harmonic mean of the nine retain / real-authors / world-facts values
+        values = [m[k] for k in utility_keys]
+        hmean = 0.0 if min(values) == 0 else len(values) / sum(1 / v for v in values)
+        assert m["model_utility"] == pytest.approx(hmean), role
+        # set means of the per-item rows
+        assert m["forget/prob"] == pytest.approx(sum(r["prob"] for r in forget) / len(forget))
+        retain = rows(role, "retain")
+        rouge = sum(r["rouge_l_recall"] for r in retain) / len(retain)
+        assert m["retain/rouge_l_recall"] == pytest.approx(rouge), role
     report = (run.dir / "report.md").read_text()
     assert "| model | Forget Quality | Model Utility | Forget TR |" in report
     # forget quality of a second run against the first run's retain model, read from its dir

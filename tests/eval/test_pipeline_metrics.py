@@ -8,6 +8,7 @@ import json
 import pytest
 
 from obliviate.config import load_config
+from obliviate.eval.metrics import mia
 from obliviate.pipeline import Run
 
 SMALL = [
@@ -61,7 +62,14 @@ def test_run_with_mia_and_linguistic_metrics(tmp_path, monkeypatch) -> None:
                     "forget/linguistic_score", "forget/linguistic_ppl", "forget_quality",
                     "mia_member/exact_memorisation"):  # fmt: skip
             assert key in m, (role, key)
-        assert 0.0 <= m["forget_mia/auc_loss"] <= 1.0
+        scores = {
+            name: [json.loads(line)["mia_loss"]
+                   for line in (run.dir / "eval" / role / f"{name}.jsonl").read_text().splitlines()]
+            for name in ("forget", "holdout")
+        }  # fmt: skip
+        assert m["forget_mia/auc_loss"] == pytest.approx(
+            mia.auc(scores["forget"], scores["holdout"])
+        )
         if lm_eval:
             assert m["lmeval/toy/acc"] in (0.0, 1.0)
     rows = (run.dir / "eval" / "target" / "holdout.jsonl").read_text().splitlines()

@@ -8,7 +8,9 @@ import pytest
 
 from obliviate.config import EvalConfig
 from obliviate.errors import ObliviateError
-from obliviate.eval.metrics import mia
+from obliviate.eval.metrics import linguistic, mia
+from obliviate.eval.metrics.rouge import rouge_scores
+from obliviate.eval.suites import rwku as rwku_suite
 from obliviate.eval.suites.base import EvalContext
 from obliviate.eval.suites.knowundo import KnowUnDoSuite
 from obliviate.eval.suites.rwku import RWKUSuite
@@ -54,7 +56,10 @@ def test_knowundo_adds_metrics_from_its_own_pass(nano_model, tokenizer, formatte
         assert {"exact_memorisation", "mia_loss", "generation", "rouge1_recall"} <= set(row)
     ems = [row["exact_memorisation"] for row in res.items]
     assert res.metrics["exact_memorisation"] == pytest.approx(np.mean(ems))
-    assert "rouge1_recall" in extra["retention_val_dp"].metrics
+    dp = extra["retention_val_dp"]
+    assert dp.metrics["rouge1_recall"] == pytest.approx(
+        np.mean([r["rouge1_recall"] for r in dp.items])
+    )
     suite.evaluate(data, _ctx(nano_model, tokenizer, formatter, ["all"]), ["unlearn_val"])
     for bad in (["truth_ratio"], ["forget_quality"], ["unlearn_val/normalised_prob"]):
         with pytest.raises(ObliviateError, match="cannot be computed on"):
@@ -68,8 +73,14 @@ def test_rwku_probe_and_mia_metrics_and_the_mia_auc(nano_model, tokenizer, forma
     results = suite.evaluate(data, _ctx(nano_model, tokenizer, formatter, metrics),
                              ["forget_fb", "mia_forget", "mia_retain"])  # fmt: skip
     probes = results["forget_fb"]
-    assert all("rouge1_recall" in row and "brunet_index" in row for row in probes.items)
-    assert "rouge_l_recall" in probes.metrics  # RWKU's own (pltrdy) score is kept
+    for row in probes.items:
+        gen = row["generation"]
+        assert row["rouge1_recall"] == rouge_scores([gen], [row["answer"]])["rouge1_recall"][0]
+        assert row["brunet_index"] == linguistic.brunet_index(gen)
+    # RWKU's own (pltrdy) score is kept, a mean per target
+    assert probes.metrics["rouge_l_recall"] == rwku_suite.per_target_mean(
+        probes.items, "rouge_l_recall"
+    )
     flat = suite.aggregate(results, None)
     members = [row["mia_min_k"] for row in results["mia_forget"].items]
     others = [row["mia_min_k"] for row in results["mia_retain"].items]
@@ -78,7 +89,9 @@ def test_rwku_probe_and_mia_metrics_and_the_mia_auc(nano_model, tokenizer, forma
         mia.auc([r["mia_loss"] for r in results["mia_forget"].items],
                 [r["mia_loss"] for r in results["mia_retain"].items])
     )  # fmt: skip
-    assert "mia_fm" in flat  # the paper's columns are unchanged
+    assert flat["mia_fm"] == flat["mia_forget/fm"]  # the paper's columns are unchanged
+    nlls = [row["nll_mean"] for row in results["mia_forget"].items]
+    assert flat["mia_fm"] == pytest.approx(mia.rwku_fm_rm(nlls))  # one subject: 100 · mean NLL
     with pytest.raises(ObliviateError, match="set 'forget_fb' of the rwku suite"):
         suite.evaluate(data, _ctx(nano_model, tokenizer, formatter, ["forget_fb/mia_loss"]),
                        ["forget_fb"])  # fmt: skip

@@ -20,7 +20,7 @@ from obliviate.generate.relearn import (
     relearn_pairs,
     split_chunks,
 )
-from obliviate.generate.store import ensure_generated, generated_path
+from obliviate.generate.store import generated_path
 from obliviate.pipeline import Run
 from obliviate.records import QAItem
 
@@ -140,7 +140,7 @@ def _run(tmp_path, name: str, url: str, *extra: str) -> Run:
 def test_resume_after_interruption_and_no_key_on_disk(llm_server, tmp_path, monkeypatch):
     url, llm = llm_server
     monkeypatch.setenv("OBLIVIATE_TEST_KEY", "sk-never-on-disk-77")
-    full = ensure_generated(_run(tmp_path, "full", url, "generate.cache_dir=none"), "relearn")
+    full = _run(tmp_path, "full", url, "generate.cache_dir=none").stage_generate("relearn")
     total = llm.count
     n_items = len(full)
     assert n_items >= 4 and total > 0
@@ -148,22 +148,22 @@ def test_resume_after_interruption_and_no_key_on_disk(llm_server, tmp_path, monk
     llm.count, llm.successes, llm.fail_after = 0, 0, total // 2
     run = _run(tmp_path, "resumed", url, "generate.cache_dir=none")
     with pytest.raises(ObliviateError, match="HTTP 400"):
-        ensure_generated(run, "relearn")
+        run.stage_generate("relearn")
     partial = generated_path(run.dir, "relearn").with_name("relearn.partial.jsonl")
     done = len(partial.read_text().splitlines())
     assert 0 < done < n_items
     # resumed: only the unfinished items are requested, and the result is the full one
     llm.count, llm.fail_after = 0, None
-    rows = ensure_generated(_run(tmp_path, "resumed", url, "generate.cache_dir=none"), "relearn")
+    rows = _run(tmp_path, "resumed", url, "generate.cache_dir=none").stage_generate("relearn")
     assert rows == full
     assert 0 < llm.count < total
     assert not partial.exists()
     # with the cache, a rerun (even in a new run directory) sends nothing
     cache = f"generate.cache_dir={tmp_path / 'cache'}"
-    ensure_generated(_run(tmp_path, "cached1", url, cache), "relearn", force=True)
+    _run(tmp_path, "cached1", url, cache).stage_generate("relearn", force=True)
     llm.count = 0
     again = _run(tmp_path, "cached2", url, cache)
-    assert ensure_generated(again, "relearn", force=True) == full
+    assert again.stage_generate("relearn", force=True) == full
     assert llm.count == 0
     manifest = generated_path(again.dir, "relearn").with_suffix(".json").read_text()
     assert '"requests": 0' in manifest and f'"cache_hits": {total}' in manifest

@@ -6,11 +6,12 @@ import copy
 
 import pytest
 import torch
-from unlearn_helpers import FORGET, RETAIN
+from unlearn_helpers import FORGET, RETAIN, small_data
 
 from obliviate.config import TrainConfig
+from obliviate.methods import get_method_class
 from obliviate.models.tiny import build_tiny_model
-from obliviate.training import train
+from obliviate.recipe import unlearn
 
 
 @pytest.fixture(autouse=True)
@@ -28,17 +29,10 @@ def trained_state(tokenizer, formatter):
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     model = build_tiny_model(tokenizer, "nano", seed=0)
-    examples = [formatter.encode_record(r) for r in [*FORGET, *RETAIN]]
-
-    def sft(m, batch):
-        from obliviate.methods.base import forward_logits
-        from obliviate.methods.losses import sequence_nll
-
-        fb = batch["forget"]
-        return sequence_nll(forward_logits(m, fb), fb["labels"]), {}
-
     cfg = TrainConfig(max_steps=40, lr=1e-2, batch_size=8, log_every=100)
-    train(model, sft, examples, cfg, formatter.pad_id, seed=0)
+    # the fine-tune stage's own setup: method sft through the recipe
+    unlearn(get_method_class("sft")(), model, small_data(), formatter, cfg, section="finetune",
+            forget=[*FORGET, *RETAIN])  # fmt: skip
     torch.set_num_threads(previous)
     return copy.deepcopy(model.state_dict())
 

@@ -6,7 +6,9 @@ import math
 
 import pytest
 import torch
+from batch_values import ce_batch
 from unlearn_helpers import (
+    FORGET,
     LABELLED,
     LOGITS,
     FixedLogits,
@@ -44,8 +46,13 @@ def test_ascent_losses_on_fixed_logits(formatter):
 @pytest.mark.parametrize("name", ["ga", "gd", "ga_kl"])
 def test_ascent_raises_forget_nll(name, trained_model, formatter):
     before = forget_nll(trained_model, formatter)
+    ce_f = ce_batch(trained_model, formatter, [formatter.encode_record(r) for r in FORGET])
     _, log = run_method(get_method_class(name)({}), trained_model, formatter, steps=4)
     assert forget_nll(trained_model, formatter) > before + 0.1
-    assert "forget_loss" in log[-1]
-    if name != "ga":
-        assert "retain_loss" in log[-1]
+    # step 1: one batch of the 4 forget items under the starting model, γ = α = 1
+    first = log[0]
+    assert first["forget_loss"] == pytest.approx(-ce_f, abs=1e-4)
+    assert first["loss"] == pytest.approx(first["forget_loss"] + first.get("retain_loss", 0.0))
+    assert ("retain_loss" in first) == (name != "ga")
+    if name == "ga_kl":  # the reference is the starting model: KL_R = 0 before the first update
+        assert first["retain_loss"] == pytest.approx(0.0, abs=1e-6)

@@ -9,10 +9,10 @@ from unlearn_helpers import FORGET, forget_nll, logsig, mean_nll, run_method, sm
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import get_method_class
-from obliviate.methods.dpo import ALTPO_PREFILL, altpo_prompt
-from obliviate.methods.idk import IDK_ANSWERS
+from obliviate.methods.altpo import ALTPO_PREFILL, altpo_prompt
 from obliviate.methods.losses import dpo_loss
 from obliviate.records import QAItem
+from obliviate.refusals import IDK_ANSWERS
 
 
 def test_dpo_loss_by_hand():

@@ -20,9 +20,9 @@ from unlearn_helpers import (
 
 from obliviate.config import TrainConfig
 from obliviate.errors import ObliviateError
-from obliviate.localize import select_region, tensor_stats
 from obliviate.methods import Context, get_method_class
 from obliviate.methods.base import forward_logits
+from obliviate.methods.localize import select_region, tensor_stats
 from obliviate.methods.losses import sequence_nll
 from obliviate.models.scope import named_parameters
 from obliviate.training import collate_examples, train

@@ -105,7 +105,11 @@ def test_relearn_steps_learn_the_vague_answers(trained_model, formatter):
     result = train(trained_model, lambda m, b: method.loss(m, b, ctx), forget, cfg,
                    formatter.pad_id, seed=0, retain=retain)  # fmt: skip
     assert mean_nll(trained_model, formatter, vague) < before - 0.5
-    assert {"forget_loss", "retain_nll", "retain_kl"} <= set(result.log[-1])
+    first = result.log[0]  # θ = π_ref at the first step: KL_R = 0
+    assert first["retain_kl"] == pytest.approx(0.0, abs=1e-6)
+    for entry in result.log:  # L = γ·CE(F_aug) + α·CE(D_r) + α·KL_R, γ = α = 1
+        total = entry["forget_loss"] + entry["retain_nll"] + entry["retain_kl"]
+        assert entry["loss"] == pytest.approx(total)
 
 
 def test_relearn_dpo_at_the_reference_point_by_hand(trained_model, formatter):

@@ -4,7 +4,6 @@ hand, and a few steps make the refusals more likely."""
 from __future__ import annotations
 
 import pytest
-import torch
 from unlearn_helpers import (
     FORGET,
     LABELLED,
@@ -19,8 +18,8 @@ from unlearn_helpers import (
 
 from obliviate.errors import ObliviateError
 from obliviate.methods import Context, get_method_class
-from obliviate.methods.idk import IDK_ANSWERS, idk_answer
 from obliviate.records import Passage, QAItem
+from obliviate.refusals import IDK_ANSWERS, idk_answer
 
 
 def test_refusal_data(formatter):
@@ -40,8 +39,15 @@ def test_rt_loss_by_hand(formatter):
     loss, parts = get_method_class("rt")({}).loss(
         FixedLogits(LOGITS), {"forget": fixed_batch()}, Context(formatter, [], [])
     )
-    assert float(loss.detach()) == pytest.approx(sum(nll(r, y) for r, y in LABELLED) / 4, abs=1e-5)
-    assert "retain_loss" not in parts and torch.is_tensor(loss)
+    ce = sum(nll(r, y) for r, y in LABELLED) / 4
+    assert float(loss.detach()) == pytest.approx(ce, abs=1e-5)
+    assert parts == pytest.approx({"forget_loss": ce}, abs=1e-5)  # no retain term by default
+    loss, parts = get_method_class("rt")({"retain_loss": "nll", "alpha": 0.5}).loss(
+        FixedLogits(LOGITS), {"forget": fixed_batch(), "retain": fixed_batch()},
+        Context(formatter, [], []),
+    )  # fmt: skip
+    assert float(loss.detach()) == pytest.approx(1.5 * ce, abs=1e-5)
+    assert parts == pytest.approx({"forget_loss": ce, "retain_loss": ce}, abs=1e-5)
 
 
 def test_rt_makes_refusals_more_likely(trained_model, formatter):

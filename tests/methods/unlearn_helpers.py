@@ -1,5 +1,5 @@
 """Helpers for method tests: fixed logits, a model that returns them, a small QA world, and a
-function that runs a few unlearning steps (fixtures in conftest.py)."""
+function that runs a few unlearning steps with the pipeline's recipe (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import torch
 from obliviate.config import TrainConfig
 from obliviate.eval.scoring import score
 from obliviate.methods import Context, Method
-from obliviate.models.reference import FrozenCopy
+from obliviate.recipe import unlearn
 from obliviate.records import BenchmarkData, QAItem
-from obliviate.training import train
 
 # two sequences of length 4 over a vocabulary of 3; position t predicts label t+1
 LOGITS = torch.tensor(
@@ -130,21 +129,9 @@ def run_method(
     lr: float = 5e-3,
     load_model=None,
 ) -> tuple[Context, list[dict[str, float]]]:
-    """Prepare ``method`` and run ``steps`` optimizer steps of it (batch 4) on the small data."""
-    data = small_data()
-    forget = method.build_forget(data.forget, formatter, data)
-    retain = method.build_retain(data.retain, formatter, data) if method.uses_retain() else None
-    reference = FrozenCopy(model) if method.needs_reference_model() else None
-    ctx = Context(formatter, forget, retain or [], reference, batch_size=4, data=data, seed=0,
-                  load_model=load_model)  # fmt: skip
-    method.prepare(model, ctx)
+    """Prepare ``method`` and run ``steps`` optimizer steps of it (batch 4) on the small data,
+    through the pipeline's own recipe (:func:`obliviate.recipe.unlearn`, scope ``full``)."""
     cfg = TrainConfig(max_steps=steps, lr=lr, batch_size=4, log_every=1)
-
-    def after(step: int, parts: dict[str, float]) -> None:
-        ctx.step = step
-        method.after_step(ctx, parts)
-
-    result = train(model, lambda m, b: method.loss(m, b, ctx), forget, cfg, formatter.pad_id,
-                   seed=0, retain=retain, after_step=after,
-                   before_step=lambda m: method.before_step(m, ctx))  # fmt: skip
-    return ctx, result.log
+    out = unlearn(method, model, small_data(), formatter, cfg, seed=0, batch_size=4,
+                  load_model=load_model)  # fmt: skip
+    return out.ctx, out.result.log if out.result is not None else []

@@ -1,24 +1,38 @@
-"""Benchmarks by name: each loader maps its source onto the canonical records once."""
+"""Benchmarks by name: each loader maps its source onto the canonical records once.
+
+Every module of this package is imported here; each loader registers itself
+(:func:`.registry.register_benchmark`) and its ``benchmark.*`` settings, so a new benchmark's
+loader touches only its own module.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import pkgutil
+from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from ..config import BenchmarkConfig
+from ..config import section
 from ..records import BenchmarkData
+from .general import attach_general
+from .registry import BENCHMARKS, BenchmarkInfo, register_benchmark
 
 
-@dataclass(frozen=True)
-class BenchmarkInfo:
-    name: str
-    description: str
-    load: Callable[[BenchmarkConfig], BenchmarkData]
-    suite: str
+@section("benchmark")
+@dataclass
+class SynthKBSettings:
+    """``benchmark.*`` keys of the synthkb generator."""
+
+    people: int = 40
+    holdout_people: int = 4
+    seed: int = 0
+    forget_fraction: float = 0.1
+    forget_names: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
 
 
-def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
+def _load_synthkb(cfg: Any) -> BenchmarkData:
     from .synthkb import build, load_dir
 
     if cfg.path:
@@ -33,43 +47,22 @@ def _load_synthkb(cfg: BenchmarkConfig) -> BenchmarkData:
     )
 
 
-BENCHMARKS: dict[str, BenchmarkInfo] = {
-    "synthkb": BenchmarkInfo(
+register_benchmark(
+    BenchmarkInfo(
         "synthkb",
         "generated fictitious people, fully offline (TOFU/RWKU/KnowUnDo shapes)",
         _load_synthkb,
         "synthkb",
-    ),
-    "tofu": BenchmarkInfo(
-        "tofu",
-        "TOFU (locuslab/TOFU): fictitious authors; benchmark.split=forget01|forget05|forget10",
-        lambda cfg: _real("tofu", cfg),
-        "tofu",
-    ),
-    "knowundo": BenchmarkInfo(
-        "knowundo",
-        "KnowUnDo (zjunlp/KnowUnDo): benchmark.domain=copyright|privacy",
-        lambda cfg: _real("knowundo", cfg),
-        "knowundo",
-    ),
-    "rwku": BenchmarkInfo(
-        "rwku",
-        "RWKU (jinzhuoran/RWKU): real people; benchmark.targets=1 | 1-10, benchmark.corpus",
-        lambda cfg: _real("rwku", cfg),
-        "rwku",
-    ),
-}
+    )
+)
+
+for _module in pkgutil.iter_modules(__path__):  # each loader registers itself on import
+    import_module(f"{__name__}.{_module.name}")
 
 
-def _real(name: str, cfg: BenchmarkConfig) -> BenchmarkData:
-    """Hub benchmarks: ``datasets.load_dataset`` or a local copy at ``benchmark.path``."""
-    from importlib import import_module
-
-    return import_module(f".{name}", __name__).load(cfg)
-
-
-def load_benchmark(cfg: BenchmarkConfig) -> BenchmarkData:
+def load_benchmark(cfg: Any) -> BenchmarkData:
     """The benchmark's records; ``benchmark.general`` replaces ``data.general`` (general.py)."""
-    from .general import attach_general
-
     return attach_general(BENCHMARKS[cfg.name].load(cfg), cfg)
+
+
+__all__ = ["BENCHMARKS", "BenchmarkInfo", "load_benchmark", "register_benchmark"]

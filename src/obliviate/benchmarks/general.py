@@ -18,10 +18,23 @@ the local layouts ``default/train.{json,jsonl,parquet}`` and the parquet export
 
 from __future__ import annotations
 
-from ..config import BenchmarkConfig
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import section
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, QAItem
 from .hub import Schema, read_table
+
+
+@section("benchmark")
+@dataclass
+class GeneralSettings:
+    """``benchmark.*`` keys of the general-QA replacement (any benchmark)."""
+
+    general: str = ""  # general QA for data.general: "" = the benchmark's own | wiki_qa
+    general_path: str = ""  # local copy of the general set in the hub layout ("" = the hub)
+
 
 WIKI_QA_REPO = "microsoft/wiki_qa"
 WIKI_QA_FILE = "data/train-00000-of-00001.parquet"
@@ -42,7 +55,7 @@ def wiki_qa(path: str = "") -> list[QAItem]:
     ]  # fmt: skip
 
 
-def load_general(cfg: BenchmarkConfig) -> list[QAItem]:
+def load_general(cfg: Any) -> list[QAItem]:
     """The general set named by ``benchmark.general`` (read from ``benchmark.general_path``)."""
     if cfg.general not in GENERAL_SETS:
         raise ObliviateError(
@@ -55,7 +68,7 @@ def load_general(cfg: BenchmarkConfig) -> list[QAItem]:
     return items
 
 
-def attach_general(data: BenchmarkData, cfg: BenchmarkConfig) -> BenchmarkData:
+def attach_general(data: BenchmarkData, cfg: Any) -> BenchmarkData:
     """``data`` with ``data.general`` replaced by ``benchmark.general``'s set when one is named."""
     if cfg.general:
         data.general = list(load_general(cfg))

@@ -28,12 +28,24 @@ set with and without it (KnowUnDo evaluates its baselines with it and MemFlex wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..config import BenchmarkConfig
+from ..config import section
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, QAItem
 from .hub import EXTENSIONS, Schema, Table, check_rows, read_file, read_local, read_table
+from .registry import BenchmarkInfo, register_benchmark
+
+
+@section("benchmark")
+@dataclass
+class KnowUnDoSettings:
+    """``benchmark.*`` keys of the KnowUnDo loader."""
+
+    domain: str = ""  # KnowUnDo domain: copyright | privacy (default privacy)
+
 
 REPO = "zjunlp/KnowUnDo"
 DOMAINS = ("copyright", "privacy")
@@ -67,7 +79,7 @@ def _has_hub_layout(root: Path, domain: str) -> bool:
     return any(f.is_file() for f in files) or any(folder.glob("unlearn*.parquet"))
 
 
-def _split_lists(cfg: BenchmarkConfig, domain: str, split: str) -> dict[str, Table]:
+def _split_lists(cfg: Any, domain: str, split: str) -> dict[str, Table]:
     """The ``train`` and ``val`` lists of one split, each with where it came from."""
     root = Path(cfg.path).expanduser() if cfg.path else None
     if root is None or _has_hub_layout(root, domain):
@@ -110,7 +122,7 @@ def _records(table: Table, domain: str, split: str, name: str) -> list[QAItem]:
     ]  # fmt: skip
 
 
-def domain_of(cfg: BenchmarkConfig) -> str:
+def domain_of(cfg: Any) -> str:
     domain = cfg.domain or "privacy"
     if domain not in DOMAINS:
         raise ObliviateError(
@@ -119,7 +131,7 @@ def domain_of(cfg: BenchmarkConfig) -> str:
     return domain
 
 
-def load(cfg: BenchmarkConfig) -> BenchmarkData:
+def load(cfg: Any) -> BenchmarkData:
     """Map one KnowUnDo domain onto the canonical records."""
     domain = domain_of(cfg)
     lists = {
@@ -141,3 +153,13 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
         },
         extras={"domain": domain, "direct_prompt": DIRECT_PROMPTS[domain]},
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "knowundo",
+        "KnowUnDo (zjunlp/KnowUnDo): benchmark.domain=copyright|privacy",
+        load,
+        "knowundo",
+    )
+)

@@ -49,11 +49,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import BenchmarkConfig
+from ..config import section
 from ..errors import ObliviateError, did_you_mean
 from ..io import json_lines
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
 from .hub import Row, Schema, check_rows, read_table
+from .registry import BenchmarkInfo, register_benchmark
+
+
+@section("benchmark")
+@dataclass
+class RWKUSettings:
+    """``benchmark.*`` keys of the RWKU loader."""
+
+    targets: str = "1"  # RWKU targets: "3", "1-10" (inclusive) or "1,4,7"
+    corpus: str = "positive"  # RWKU forget corpus: positive | passage | pair | refusal
+    corpus_model: str = "llama3"  # RWKU corpus generator: llama3 | phi3
+    # RWKU: directory of generated corpora (`obliviate corpus` writes
+    # <run>/generated/rwku_corpus/train_<corpus>.jsonl); "" = the hub corpus
+    corpus_dir: str = ""
+
 
 REPO = "jinzhuoran/RWKU"
 CORPORA = ("positive", "passage", "pair", "refusal")
@@ -140,7 +155,7 @@ def parse_targets(spec: str, count: int) -> list[int]:
 class _Reader:
     """Reads RWKU tables, keeping the rows of the selected targets."""
 
-    def __init__(self, cfg: BenchmarkConfig, subjects: set[str] | None = None):
+    def __init__(self, cfg: Any, subjects: set[str] | None = None):
         self.cfg = cfg
         self.subjects = subjects
 
@@ -255,12 +270,12 @@ def _hub_corpus(reader: _Reader, corpus: str, model: str) -> _CorpusRows:
     return _CorpusRows(rows, config, [f"RWKU {config} record {i}" for i in range(len(rows))])
 
 
-def generated_corpus_path(cfg: BenchmarkConfig) -> Path:
+def generated_corpus_path(cfg: Any) -> Path:
     """``<benchmark.corpus_dir>/train_<benchmark.corpus>.jsonl``."""
     return Path(cfg.corpus_dir).expanduser() / f"train_{cfg.corpus}.jsonl"
 
 
-def _generated_corpus(cfg: BenchmarkConfig, subjects: set[str]) -> _CorpusRows:
+def _generated_corpus(cfg: Any, subjects: set[str]) -> _CorpusRows:
     """The generated corpus file, checked line by line, rows of the selected targets."""
     path = generated_corpus_path(cfg)
     if not path.is_file():
@@ -310,7 +325,7 @@ def _as_training(rec: QAItem) -> QAItem:
                   id=f"train/{rec.id}", kind=rec.kind, level=rec.level)  # fmt: skip
 
 
-def load(cfg: BenchmarkConfig, with_corpus: bool = True) -> BenchmarkData:
+def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
     """Map the selected RWKU targets onto the canonical records.
 
     ``with_corpus=False`` (the corpus-generation step, see the module docstring) leaves the
@@ -385,3 +400,13 @@ def load(cfg: BenchmarkConfig, with_corpus: bool = True) -> BenchmarkData:
         eval_sets={name: EvalSet(name, recs) for name, recs in sets.items()},
         extras=extras,
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "rwku",
+        "RWKU (jinzhuoran/RWKU): real people; benchmark.targets=1 | 1-10, benchmark.corpus",
+        load,
+        "rwku",
+    )
+)

@@ -20,10 +20,23 @@ Local copies: ``<path>/<config>.json`` as in the hub repository (or any layout o
 
 from __future__ import annotations
 
-from ..config import BenchmarkConfig
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import section
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, QAItem
 from .hub import Schema, read_table
+from .registry import BenchmarkInfo, register_benchmark
+
+
+@section("benchmark")
+@dataclass
+class TOFUSettings:
+    """``benchmark.*`` keys of the TOFU loader."""
+
+    split: str = ""  # TOFU forget split: forget01 | forget05 | forget10 (default forget10)
+
 
 REPO = "locuslab/TOFU"
 SPLIT = "train"
@@ -45,7 +58,7 @@ PERTURBED: Schema = {
 OPTIONS: Schema = {"question": str, "answer": str, "perturbed_answer": list}
 
 
-def _items(cfg: BenchmarkConfig, config: str, schema: Schema) -> list[QAItem]:
+def _items(cfg: Any, config: str, schema: Schema) -> list[QAItem]:
     table = read_table(REPO, cfg.path, config, SPLIT, schema)
     perturbed_schema = "paraphrased_answer" in schema
     items = []
@@ -72,7 +85,7 @@ def _items(cfg: BenchmarkConfig, config: str, schema: Schema) -> list[QAItem]:
     return items
 
 
-def forget_split(cfg: BenchmarkConfig) -> str:
+def forget_split(cfg: Any) -> str:
     split = cfg.split or DEFAULT_SPLIT
     if split not in PAIRING:
         raise ObliviateError(
@@ -82,7 +95,7 @@ def forget_split(cfg: BenchmarkConfig) -> str:
     return split
 
 
-def load(cfg: BenchmarkConfig) -> BenchmarkData:
+def load(cfg: Any) -> BenchmarkData:
     """Map the TOFU configs of one forget split onto the canonical records."""
     split = forget_split(cfg)
     retain_cfg, holdout_cfg = PAIRING[split]
@@ -112,3 +125,13 @@ def load(cfg: BenchmarkConfig) -> BenchmarkData:
         eval_sets={name: EvalSet(name, list(recs)) for name, recs in eval_sets.items()},
         extras={"split": split, "retain_config": retain_cfg, "holdout_config": holdout_cfg},
     )
+
+
+register_benchmark(
+    BenchmarkInfo(
+        "tofu",
+        "TOFU (locuslab/TOFU): fictitious authors; benchmark.split=forget01|forget05|forget10",
+        load,
+        "tofu",
+    )
+)

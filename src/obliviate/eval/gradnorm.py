@@ -16,19 +16,18 @@ import torch.nn.functional as F
 
 from ..errors import ObliviateError
 from ..formatting import IGNORE_INDEX, Encoded
+from ..models.batches import eval_mode
 
 
 def gradnorm_scores(
     model: torch.nn.Module, encoded: Sequence[Encoded], device: torch.device | str = "cpu"
 ) -> list[float]:
     """GradNorm score of each item (bs 1: a per-item gradient cannot be batched)."""
-    was_training = model.training
-    model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ObliviateError("mia_gradnorm: the model has no trainable parameters to differentiate")
     scores: list[float] = []
-    try:
+    with eval_mode(model, grad=True):
         for i, enc in enumerate(encoded):
             ids = torch.tensor([enc.input_ids], device=device)
             labels = torch.tensor([enc.labels], device=device)[:, 1:]
@@ -41,7 +40,4 @@ def gradnorm_scores(
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             norms = [g.norm(p=2) for g in grads if g is not None]
             scores.append(float(torch.stack(norms).mean()))
-    finally:
-        if was_training:
-            model.train()
     return scores

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .generation import generate
+from ..generation.hf import generate
 
 MODES = ("suffix", "prefix")
 PROMPTS = ("raw", "template")
@@ -76,7 +76,6 @@ def memo_prompt_ids(
     return formatter.prompt_ids(question) + _ids(tokenizer, formatter.answer_text(part))
 
 
-@torch.no_grad()
 def memo_scores(
     model: torch.nn.Module,
     tokenizer,

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..formatting import IGNORE_INDEX, Encoded, collate_right
+from ..models.batches import batches, eval_mode
 
 
 @dataclass
@@ -67,7 +68,6 @@ def labelled_logits(
     return logits[:, :-1][mask].float(), targets[mask]
 
 
-@torch.no_grad()
 def score(
     model: torch.nn.Module,
     encoded: Sequence[Encoded],
@@ -82,32 +82,35 @@ def score(
     (computed from the same logits: no second pass; vocabulary-sized tensors exist only for
     the labelled positions of one batch).
     """
-    was_training = model.training
-    model.eval()
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
     out: list[ItemStats | None] = [None] * len(encoded)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = collate_right([encoded[i] for i in idx], pad_id)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        logits, targets = labelled_logits(model, batch)
-        logp = F.log_softmax(logits, dim=-1)
-        columns = [logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1), logits.argmax(-1) == targets]
-        if dist_stats:
-            p = logp.exp()
-            mu = (p * logp).sum(-1)
-            columns += [mu, (p * logp.square()).sum(-1) - mu.square()]
-        counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1).tolist()
-        per_row = [torch.split(c.cpu(), counts) for c in columns]
-        for row, i in enumerate(idx):
-            lp, correct, *dist = (c[row].numpy() for c in per_row)
-            out[i] = ItemStats(
-                logprobs=lp.astype(np.float64),
-                correct=correct,
-                mu=dist[0].astype(np.float64) if dist else None,
-                sigma2=dist[1].astype(np.float64) if dist else None,
-            )
-        del logits, logp
-    if was_training:
-        model.train()
+    with eval_mode(model):
+        for idx, batch in batches(encoded, batch_size, lambda b: collate_right(b, pad_id), device):
+            _score_batch(model, batch, idx, dist_stats, out)
     return out  # type: ignore[return-value]
+
+
+def _score_batch(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    idx: list[int],
+    dist_stats: bool,
+    out: list[ItemStats | None],
+) -> None:
+    """Statistics of one collated batch into ``out`` at the items' indices ``idx``."""
+    logits, targets = labelled_logits(model, batch)
+    logp = F.log_softmax(logits, dim=-1)
+    columns = [logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1), logits.argmax(-1) == targets]
+    if dist_stats:
+        p = logp.exp()
+        mu = (p * logp).sum(-1)
+        columns += [mu, (p * logp.square()).sum(-1) - mu.square()]
+    counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1).tolist()
+    per_row = [torch.split(c.cpu(), counts) for c in columns]
+    for row, i in enumerate(idx):
+        lp, correct, *dist = (c[row].numpy() for c in per_row)
+        out[i] = ItemStats(
+            logprobs=lp.astype(np.float64),
+            correct=correct,
+            mu=dist[0].astype(np.float64) if dist else None,
+            sigma2=dist[1].astype(np.float64) if dist else None,
+        )

@@ -15,7 +15,7 @@ Generator: the model to be unlearned (RWKU: Meta-Llama-3-8B-Instruct), through a
 - Refusal corpus: ``n`` questions per target from the user prompt ``"{intro}\\nPlease generate a
   question about {subject} based on what you know about {subject}\\n"`` with the assistant turn
   pre-filled with "Question:" (temperature 0.6, top_p 0.9, 50 new tokens), first line kept;
-  answer = refusal line i mod 100 (:data:`obliviate.methods.idk.IDK_ANSWERS`).
+  answer = refusal line i mod 100 (:data:`obliviate.refusals.IDK_ANSWERS`).
 
 Files (RWKU's schemas, one per corpus): ``train_positive.jsonl`` / ``train_negative.jsonl``
 {id, text, subject, intro}, ``train_pair.jsonl`` {id, prompt, response, subject, intro},
@@ -116,7 +116,7 @@ def llm_corpus(
 
 def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100)."""
-    from ..methods.idk import IDK_ANSWERS
+    from ..refusals import IDK_ANSWERS
 
     files: dict[str, list[dict[str, Any]]] = {
         "train_positive": [], "train_negative": [], "train_pair": [], "train_refusal": [],

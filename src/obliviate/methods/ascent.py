@@ -9,40 +9,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from .base import Context, Method, forward_logits, register
+from .base import Context, forward_logits, register
 from .losses import sequence_nll
-from .retain import combine, retain_loss
+from .retain import RetainTerm, RetainWeights
 
 
-@dataclass
-class AscentParams:
-    gamma: float = 1.0
-    alpha: float = 1.0
+class _Ascent(RetainTerm):
+    """L_f = −CE_batch(D_f); the retain term is fixed by the class (``fixed_retain``)."""
 
+    Params = RetainWeights
 
-class _Ascent(Method):
-    Params = AscentParams
-    retain_kind = "none"
-
-    def uses_retain(self) -> bool:
-        return self.retain_kind != "none"
-
-    def needs_reference_model(self) -> bool:
-        return self.retain_kind == "kl"
-
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
-        forget = -sequence_nll(forward_logits(model, fb), fb["labels"])
-        return combine(
-            forget, retain_loss(self.retain_kind, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
+        return -sequence_nll(forward_logits(model, fb), fb["labels"]), {}
 
 
 @register
@@ -55,7 +40,7 @@ class GradientAscent(_Ascent):
 class GradientDifference(_Ascent):
     name = "gd"
     description = "gradient difference: L = -gamma * CE(forget) + alpha * CE(retain)"
-    retain_kind = "nll"
+    fixed_retain = ("nll",)
 
 
 @register
@@ -64,4 +49,4 @@ class GradientAscentKL(_Ascent):
     description = (
         "ascent + KL: L = -gamma * CE(forget) + alpha * KL(ref || model) on retain answers"
     )
-    retain_kind = "kl"
+    fixed_retain = ("kl",)

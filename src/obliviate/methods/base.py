@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..config import validator
 from ..errors import ObliviateError, did_you_mean
 
 METHODS: dict[str, type[Method]] = {}
-RETAIN_LOSSES = ("nll", "kl", "none")  # the retain term L_r (SPEC 3.0), see methods/retain.py
 
 
 def register(cls: type[Method]) -> type[Method]:
@@ -63,7 +63,6 @@ class Method:
     description: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     needs_retain: ClassVar[bool] = False
-    retain_losses: ClassVar[tuple[str, ...]] = RETAIN_LOSSES  # accepted ``retain_loss`` values
     trains: ClassVar[bool] = True  # False: no weight update (e.g. in-context unlearning)
     # generated training data the run provides in data.extras["generated"][kind] before
     # build_forget ("relearn", "meow"; see obliviate.generate.store); "" = none
@@ -101,19 +100,10 @@ class Method:
                     f"unlearn.params.{key}={value!r} has the wrong type; "
                     f"expected {type(default).__name__} (default {default!r})"
                 )
-        if "retain_loss" in defaults:
-            value = params.get("retain_loss", defaults["retain_loss"])
-            if value not in cls.retain_losses:
-                raise ObliviateError(
-                    f"unlearn.params.retain_loss={value!r} is unknown for method {cls.name!r}; "
-                    f"accepted: {', '.join(cls.retain_losses)}"
-                )
 
     def uses_retain(self) -> bool:
-        """Whether batches need retain items: a ``retain_loss`` other than ``none``, else
-        ``needs_retain``."""
-        if hasattr(self.p, "retain_loss"):
-            return self.p.retain_loss != "none"
+        """Whether batches need retain items (``needs_retain``; a ``RetainTerm`` derives it from
+        its retain loss)."""
         return self.needs_retain
 
     def needs_reference_model(self) -> bool:
@@ -159,9 +149,20 @@ def get_method_class(name: str) -> type[Method]:
     return METHODS[name]
 
 
+@validator
+def _check_method(cfg: Any) -> None:
+    get_method_class(cfg.unlearn.method).validate_params(cfg.unlearn.params)
+
+
 def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits of a collated batch (attention mask from lengths, built by the collator)."""
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+def cache_forget_nll_sums(model: torch.nn.Module, ctx: Context) -> None:
+    """NLL_sum of every forget item under the starting model, in
+    ``ctx.ref_cache["forget_nll_sum"]`` (NPO's cached reference)."""
+    ctx.ref_cache["forget_nll_sum"] = reference_nll_sums(model, ctx.forget, ctx)
 
 
 def reference_nll_sums(model: torch.nn.Module, examples: list[Any], ctx: Context) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 - the forget term of the GA and NPO families: GA's L_f = CE_batch(D_f) enters the total with
   sign −1; NPO's L_f = −(2/β)·mean_i logσ(β·(NLL_sum,θ − NLL_sum,ref)) with sign +1 (NLL_ref
-  cached once by :func:`cache_reference_nll`, as ``npo`` does). The *unsigned* L_f is the
+  cached once by ``base.cache_forget_nll_sums``, as ``npo`` does). The *unsigned* L_f is the
   one whose gradient the masks read, as in ReLearn's trainers (``loss_f.backward()``);
 - :class:`GradSum`: the step's diagnostic gradients, taken with ``torch.autograd.grad`` so the
   parameters' ``.grad`` never see them (SPEC 8 item 22: ReLearn left them in ``.grad``), summed
@@ -15,19 +15,11 @@ from typing import Any
 
 import torch
 
-from ..eval.scoring import score
 from .base import Context, forward_logits
 from .losses import npo_loss, reduce_nll, sequence_nll, token_nll
 
-FORGET_KINDS = ("ga", "npo")
-
-
-def cache_reference_nll(model: torch.nn.Module, ctx: Context) -> None:
-    """NLL_sum of every forget item under the starting model, in ``ctx.ref_cache``."""
-    stats = score(
-        model, ctx.forget, ctx.formatter.pad_id, batch_size=ctx.batch_size, device=ctx.device
-    )
-    ctx.ref_cache["forget_nll_sum"] = torch.tensor([-float(s.logprobs.sum()) for s in stats])
+FORGET_SIGNS = {"ga": -1.0, "npo": 1.0}  # the sign L_f enters the total with
+FORGET_KINDS = tuple(FORGET_SIGNS)
 
 
 def forget_term(
@@ -37,10 +29,10 @@ def forget_term(
     fb = batch["forget"]
     logits = forward_logits(model, fb)
     if kind == "ga":
-        return sequence_nll(logits, fb["labels"]), -1.0
+        return sequence_nll(logits, fb["labels"]), FORGET_SIGNS[kind]
     nll, mask = token_nll(logits, fb["labels"])
     ref = ctx.ref_cache["forget_nll_sum"].to(logits.device)[fb["index"]]
-    return npo_loss(reduce_nll(nll, mask, "seq_sum"), ref, beta), 1.0
+    return npo_loss(reduce_nll(nll, mask, "seq_sum"), ref, beta), FORGET_SIGNS[kind]
 
 
 class GradSum:

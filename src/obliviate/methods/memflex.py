@@ -1,7 +1,7 @@
 """MemFlex: unlearning confined to a localised knowledge region (SPEC 3.2, 4.1).
 
 - ``memflex`` (KnowUnDo, Tian et al. 2024, arXiv:2407.01920): the region comes from the offline
-  localisation (:mod:`obliviate.localize`; the pipeline runs ``obliviate localize`` first unless
+  localisation (:mod:`obliviate.methods.localize`; the pipeline runs ``obliviate localize`` first unless
   ``region_file`` is given) and only its tensors get ``requires_grad``. The forget stream is
   KUD's interleaved list (each forget item followed by one retain item, the retain items drawn
   from the whole retain set, SPEC 8 item 21) with factors f = −0.4 (forget) / +2.0 (retain):
@@ -28,12 +28,12 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import ObliviateError
-from ..localize import select_region, tensor_stats
 from ..models.scope import match_region, named_parameters, read_region
-from .base import Context, Method, forward_logits, register
-from .gradmask import FORGET_KINDS, GradSum, cache_reference_nll, forget_term
+from .base import Context, Method, cache_forget_nll_sums, forward_logits, register
+from .gradmask import FORGET_KINDS, FORGET_SIGNS, GradSum, forget_term
+from .localize import select_region, tensor_stats
 from .losses import sequence_nll
-from .retain import retain_loss
+from .retain import RetainTerm
 
 
 @dataclass
@@ -125,11 +125,11 @@ class IterativeMemFlexParams:
 
 
 @register
-class IterativeMemFlex(Method):
+class IterativeMemFlex(RetainTerm):
     name = "memflex_iterative"
     description = "ReLearn's MemFlex: region re-localised every step from g_F, g_R; rest frozen"
     Params = IterativeMemFlexParams
-    needs_retain = True
+    retain_losses = ("nll", "kl")
 
     def __init__(self, params: dict[str, Any] | None = None):
         super().__init__(params)
@@ -137,20 +137,20 @@ class IterativeMemFlex(Method):
             raise ObliviateError(
                 f"unlearn.params.forget_loss={self.p.forget_loss!r}; accepted: {', '.join(FORGET_KINDS)}"
             )
-        if self.p.retain_loss not in ("nll", "kl"):
-            raise ObliviateError(
-                f"unlearn.params.retain_loss={self.p.retain_loss!r}; accepted: nll, kl"
-            )
         self.g_forget: GradSum | None = None
         self.g_retain: GradSum | None = None
         self.region_size = 0
 
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
+    def retain_terms(self) -> tuple[str, ...]:
+        return (self.p.retain_loss,)
+
+    def weights(self) -> tuple[float, float]:
+        """(±forget_weight, retain_weight): GA's L_f enters with sign −1."""
+        return FORGET_SIGNS[self.p.forget_loss] * self.p.forget_weight, self.p.retain_weight
 
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         if self.p.forget_loss == "npo":
-            cache_reference_nll(model, ctx)
+            cache_forget_nll_sums(model, ctx)
         params = [(n, p) for n, p in named_parameters(model) if p.requires_grad]
         self.g_forget, self.g_retain = GradSum(params), GradSum(params)
 
@@ -158,13 +158,11 @@ class IterativeMemFlex(Method):
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         assert self.g_forget is not None and self.g_retain is not None, "prepare() not run"
-        lf, sign = forget_term(self.p.forget_loss, model, batch, ctx, self.p.beta)
-        r = retain_loss(self.p.retain_loss, model, batch, ctx)
-        assert r is not None
+        lf, _ = forget_term(self.p.forget_loss, model, batch, ctx, self.p.beta)
+        retain = self.retain_term(model, batch, ctx)
         self.g_forget.add(lf)
-        self.g_retain.add(r)
-        total = sign * self.p.forget_weight * lf + self.p.retain_weight * r
-        parts = {"forget_loss": float(lf.detach()), "retain_loss": float(r.detach())}
+        self.g_retain.add(retain[self.p.retain_loss])
+        total, parts = self.combine(lf, retain)
         parts["region_tensors"] = float(self.region_size)  # of the previous step
         return total, parts
 

@@ -34,13 +34,23 @@ import torch
 from ..errors import ObliviateError
 from ..generate.meow import RANKINGS, meow_preference_pairs, meow_selection
 from ..generate.store import generated_rows
-from .base import Context, Method, forward_logits, register
-from .dpo import PreferenceMethod
+from .base import Context, forward_logits, register
 from .losses import kl_on_labels, sequence_nll
-from .retain import combine, retain_loss
+from .preference import PreferenceMethod, PreferenceParams
+from .retain import RetainParams
+from .sft import ForgetSFT
 
 
-def check_selection(p: Any) -> None:
+@dataclass
+class SelectionParams:
+    """Which inverted answers are used: the top ``k`` per question by MEMO under ``ranking``."""
+
+    k: int = 3
+    ranking: str = "largest"
+    seed: int = 42
+
+
+def check_selection(p: SelectionParams) -> None:
     """Reject an unknown ``ranking`` or a ``k`` below 1 (``unlearn.params``)."""
     if p.ranking not in RANKINGS:
         raise ObliviateError(
@@ -51,17 +61,12 @@ def check_selection(p: Any) -> None:
 
 
 @dataclass
-class MEOWParams:
-    k: int = 3
-    ranking: str = "largest"
-    seed: int = 42
-    gamma: float = 1.0
-    alpha: float = 1.0
+class MEOWParams(RetainParams, SelectionParams):
     retain_loss: str = "none"
 
 
 @register
-class MEOW(Method):
+class MEOW(ForgetSFT):
     name = "meow"
     description = "MEOW: SFT on the top-k inverted answers by MEMO (generated data)"
     Params = MEOWParams
@@ -71,28 +76,10 @@ class MEOW(Method):
         super().__init__(params)
         check_selection(self.p)
 
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
-
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
         rows = generated_rows(data, "meow", self.name)
         pairs = meow_selection(rows, self.p.k, self.p.ranking, self.p.seed)
         return [formatter.encode_pair(q, a) for q, a in pairs]
-
-    def forget_term(
-        self, model: torch.nn.Module, fb: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """L_f on the inverted batch and its logged parts (here: CE_batch alone)."""
-        return sequence_nll(forward_logits(model, fb), fb["labels"]), {}
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        forget, extra = self.forget_term(model, batch["forget"], ctx)
-        total, parts = combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
-        return total, {**parts, **extra}
 
 
 @dataclass
@@ -121,11 +108,12 @@ class MEOWForgetKL(MEOW):
     Params = MEOWForgetKLParams
 
     def needs_reference_model(self) -> bool:
-        return True
+        return True  # π_ref of KL_F
 
-    def forget_term(
-        self, model: torch.nn.Module, fb: dict[str, Any], ctx: Context
+    def forget_loss(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        fb = batch["forget"]
         logits = forward_logits(model, fb)
         ce = sequence_nll(logits, fb["labels"])
         kl = kl_on_labels(logits, ctx.reference.logits(fb), fb["labels"])
@@ -134,15 +122,8 @@ class MEOWForgetKL(MEOW):
 
 
 @dataclass
-class MEOWDPOParams:
-    k: int = 3
-    ranking: str = "largest"
-    seed: int = 42
-    beta: float = 0.1
-    gamma: float = 1.0
-    alpha: float = 1.0
+class MEOWDPOParams(PreferenceParams, SelectionParams):
     retain_loss: str = "none"
-    two_over_beta: bool = True
 
 
 @register

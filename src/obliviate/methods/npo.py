@@ -17,45 +17,35 @@ from typing import Any
 
 import torch
 
-from .base import Context, Method, forward_logits, reference_nll_sums, register
+from .base import Context, cache_forget_nll_sums, forward_logits, register
 from .losses import npo_loss, reduce_nll, simnpo_loss, token_nll
-from .retain import combine, retain_loss
+from .retain import RetainParams, RetainTerm
 
 
 @dataclass
-class NPOParams:
+class NPOParams(RetainParams):
     beta: float = 0.1
-    gamma: float = 1.0
-    alpha: float = 1.0
-    retain_loss: str = "nll"
 
 
 @register
-class NPO(Method):
+class NPO(RetainTerm):
     name = "npo"
     description = "negative preference optimisation, cached reference log-probs (+ retain term)"
     Params = NPOParams
 
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
-
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Cache NLL_sum of every forget item under the starting (reference) model."""
-        ctx.ref_cache["forget_nll_sum"] = reference_nll_sums(model, ctx.forget, ctx)
+        cache_forget_nll_sums(model, ctx)
 
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
         nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
         nll_sum = reduce_nll(nll, mask, "seq_sum")
         ref = ctx.ref_cache["forget_nll_sum"].to(nll_sum.device)[fb["index"]]
-        forget = npo_loss(nll_sum, ref, self.p.beta)
-        total, parts = combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
-        parts["forget_nll"] = float((nll_sum.detach() / mask.sum(1).clamp(min=1)).mean())
-        return total, parts
+        forget_nll = float((nll_sum.detach() / mask.sum(1).clamp(min=1)).mean())
+        return npo_loss(nll_sum, ref, self.p.beta), {"forget_nll": forget_nll}
 
 
 @dataclass
@@ -83,31 +73,22 @@ class NPOKL(NPO):
 
 
 @dataclass
-class SimNPOParams:
+class SimNPOParams(RetainParams):
+    gamma: float = 0.125
     beta: float = 4.5
     delta: float = 0.0
-    gamma: float = 0.125
-    alpha: float = 1.0
-    retain_loss: str = "nll"
 
 
 @register
-class SimNPO(Method):
+class SimNPO(RetainTerm):
     name = "simnpo"
     description = "reference-free, length-normalised NPO (+ retain term)"
     Params = SimNPOParams
 
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
-
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
         nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
-        forget = simnpo_loss(
-            reduce_nll(nll, mask, "seq_sum"), mask.sum(1), self.p.beta, self.p.delta
-        )
-        return combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
+        nll_sum = reduce_nll(nll, mask, "seq_sum")
+        return simnpo_loss(nll_sum, mask.sum(1), self.p.beta, self.p.delta), {}

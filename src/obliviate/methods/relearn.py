@@ -11,8 +11,9 @@ rest, no prompt template), the original pair only with ``include_original``, and
 - ``relearn``: L = γ·CE_batch(F_aug)
 - ``relearn_gdr``: L = γ·CE_batch(F_aug) + α·CE_batch(D_r)
 - ``relearn_klr``: L = γ·CE_batch(F_aug) + α·KL_R
-- ``relearn_klr_gdr`` (the peer scripts' choice): L = γ·CE_batch(F_aug) + α·(KL_R + CE_batch(D_r)),
-  γ = α = 1; one forward pass of the retain batch serves both retain terms.
+- ``relearn_klr_gdr`` (the peer scripts' choice): L = γ·CE_batch(F_aug) + α·CE_batch(D_r) + α·KL_R,
+  γ = α = 1; one forward pass of the retain batch serves both retain terms (logged as
+  ``retain_nll`` and ``retain_kl``; a single retain term is logged as ``retain_loss``).
   KL_R is the fixed masked mean over labelled retain positions (SPEC 3.0, ``losses.kl_on_labels``).
 - ``relearn_dpo`` (+ ``_gdr``: α·CE(D_r), ``_klr``: α·KL_R): DPO with the vague answer preferred over the original
   answer to the same question variant, L_f = −(2/β)·mean logσ(β·[(r⁺_θ − r⁺_ref) − (r⁻_θ − r⁻_ref)])
@@ -23,23 +24,20 @@ rest, no prompt template), the original pair only with ``include_original``, and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import torch
+from typing import Any
 
 from ..errors import ObliviateError
 from ..formatting import Encoded, Formatter
 from ..generate.relearn import mix_general, preference_pairs, relearn_pairs
 from ..generate.store import generated_rows
-from .base import Context, Method, forward_logits, register
-from .dpo import PreferenceMethod
-from .losses import kl_on_labels, sequence_nll
+from .base import register
+from .preference import PreferenceMethod, PreferenceParams
+from .retain import RetainWeights
+from .sft import ForgetSFT
 
 
 @dataclass
-class ReLearnParams:
-    gamma: float = 1.0
-    alpha: float = 1.0
+class ReLearnParams(RetainWeights):
     include_original: bool = False  # also learn the original (question, answer): the peer's default
     completion: bool = True
     general_ratio: float = 0.0  # general records mixed in, as a fraction of the pairs (peer 1.2)
@@ -57,42 +55,17 @@ def encode_pairs(pairs: list[Any], formatter: Formatter) -> list[Encoded]:
     ]
 
 
-class _ReLearn(Method):
+class _ReLearn(ForgetSFT):
+    """CE on the augmented forget set; the retain terms are fixed by the class."""
+
     Params = ReLearnParams
     needs_generated = "relearn"
-    retain_terms: ClassVar[tuple[str, ...]] = ()  # subset of ("kl", "nll")
-
-    def uses_retain(self) -> bool:
-        return bool(self.retain_terms)
-
-    def needs_reference_model(self) -> bool:
-        return "kl" in self.retain_terms
 
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
         rows = generated_rows(data, "relearn", self.name)
         pairs = relearn_pairs(rows, self.p.include_original, self.p.completion, self.p.seed)
         general = mix_general(getattr(data, "general", []), len(pairs), self.p.general_ratio)
         return encode_pairs(pairs, formatter) + [formatter.encode_record(r) for r in general]
-
-    def loss(
-        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        forget = sequence_nll(forward_logits(model, fb), fb["labels"])
-        parts = {"forget_loss": float(forget.detach())}
-        total = self.p.gamma * forget
-        if self.retain_terms:
-            rb = batch["retain"]
-            logits = forward_logits(model, rb)
-            if "nll" in self.retain_terms:
-                nll = sequence_nll(logits, rb["labels"])
-                total = total + self.p.alpha * nll
-                parts["retain_nll"] = float(nll.detach())
-            if "kl" in self.retain_terms:
-                kl = kl_on_labels(logits, ctx.reference.logits(rb), rb["labels"])
-                total = total + self.p.alpha * kl
-                parts["retain_kl"] = float(kl.detach())
-        return total, parts
 
 
 @register
@@ -105,30 +78,26 @@ class ReLearn(_ReLearn):
 class ReLearnGDR(_ReLearn):
     name = "relearn_gdr"
     description = "ReLearn + alpha * CE(retain)"
-    retain_terms = ("nll",)
+    fixed_retain = ("nll",)
 
 
 @register
 class ReLearnKLR(_ReLearn):
     name = "relearn_klr"
     description = "ReLearn + alpha * KL(ref || model) on retain answers"
-    retain_terms = ("kl",)
+    fixed_retain = ("kl",)
 
 
 @register
 class ReLearnKLRGDR(_ReLearn):
     name = "relearn_klr_gdr"
     description = "ReLearn + alpha * (KL(ref || model) + CE) on retain (the peer scripts' choice)"
-    retain_terms = ("kl", "nll")
+    fixed_retain = ("nll", "kl")
 
 
 @dataclass
-class ReLearnDPOParams:
-    beta: float = 0.1
-    gamma: float = 1.0
-    alpha: float = 1.0
+class ReLearnDPOParams(PreferenceParams):
     retain_loss: str = "none"  # none | nll (relearn_dpo_gdr) | kl (relearn_dpo_klr)
-    two_over_beta: bool = True
 
 
 @register

@@ -30,9 +30,9 @@ from typing import Any
 import torch
 
 from ..errors import ObliviateError
-from .base import Context, Method, register
+from .base import Context, register
 from .losses import activation_mse
-from .retain import combine, retain_loss
+from .retain import RetainParams, RetainTerm
 
 RMU_RETAIN = ("embed_diff", "nll", "kl", "none")
 
@@ -85,24 +85,20 @@ def activations(
 
 
 @dataclass
-class RMUParams:
+class RMUParams(RetainParams):
+    retain_loss: str = "embed_diff"
     module_regex: str = r"model\.layers\.7"
     trainable_params_regex: str = r"model\.layers\.(5|6|7)\.mlp\.down_proj\.weight"
     steering_coeff: float = 2.0
-    gamma: float = 1.0
-    alpha: float = 1.0
-    retain_loss: str = "embed_diff"
 
 
 @register
-class RMU(Method):
+class RMU(RetainTerm):
     name = "rmu"
     description = "representation misdirection: forget activations to c*u at one layer, retain kept"
     Params = RMUParams
     retain_losses = RMU_RETAIN
-
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss in ("embed_diff", "kl")
+    reference_retains = ("embed_diff", "kl")
 
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Find the hooked modules, narrow the trainable parameters, sample the control vector."""
@@ -126,18 +122,22 @@ class RMU(Method):
         r = torch.rand(model.config.hidden_size, generator=gen)
         self.control = (self.p.steering_coeff * r / r.norm()).to(ctx.device)
 
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
         h = activations(model, self.module, fb)
-        forget = activation_mse(h, self.control.to(h.dtype), fb["labels"] != -100)
-        if self.p.retain_loss == "embed_diff":
-            rb = batch["retain"]
-            h_r = activations(model, self.module, rb)
-            with torch.no_grad():
-                h_ref = activations(ctx.reference.forward, self.ref_module, rb)
-            retain = activation_mse(h_r, h_ref, rb["labels"] != -100)
-        else:
-            retain = retain_loss(self.p.retain_loss, model, batch, ctx)
-        return combine(forget, retain, self.p.gamma, self.p.alpha)
+        return activation_mse(h, self.control.to(h.dtype), fb["labels"] != -100), {}
+
+    def retain_term(
+        self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
+    ) -> dict[str, torch.Tensor]:
+        """``embed_diff``: the activation MSE to the reference on retain inputs; else the shared
+        retain losses."""
+        if self.p.retain_loss != "embed_diff":
+            return super().retain_term(model, batch, ctx)
+        rb = batch["retain"]
+        h_r = activations(model, self.module, rb)
+        with torch.no_grad():
+            h_ref = activations(ctx.reference.forward, self.ref_module, rb)
+        return {"embed_diff": activation_mse(h_r, h_ref, rb["labels"] != -100)}

@@ -1,11 +1,11 @@
 """Rejection tuning (RWKU, Jin et al. 2024), SPEC 3.2.
 
 Supervised fine-tuning of questions about the target onto refusal answers:
-L = CE_batch(refusal | question) (prompt masked), optionally + α·L_r. Data, in order of
-preference: the benchmark's refusal set when it has one (RWKU ``train_refusal_llama3``: the loader
-puts ``QAItem(question=instruction, answer=refusal)`` in ``data.extras["refusals"]``), else the
-forget questions themselves, question i answered with refusal line ``i mod 100`` of
-``methods.idk`` (RWKU's own assignment of its ``idontknow`` list to its generated questions).
+L = γ·CE_batch(refusal | question) (prompt masked), optionally + α·L_r (γ = α = 1). Data, in
+order of preference: the benchmark's refusal set when it has one (RWKU ``train_refusal_llama3``:
+the loader puts ``QAItem(question=instruction, answer=refusal)`` in ``data.extras["refusals"]``),
+else the forget questions themselves, question i answered with refusal line ``i mod 100`` of
+``obliviate.refusals`` (RWKU's own assignment of its ``idontknow`` list to its generated questions).
 RWKU full: lr 4e-7, 3 epochs, bs 8; LoRA: lr 3e-5; no retain term.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 
 from ..errors import ObliviateError
 from ..records import QAItem
+from ..refusals import idk_answer
 from .base import register
-from .idk import idk_answer
+from .retain import RetainParams
 from .sft import ForgetSFT
 
 
@@ -36,8 +37,7 @@ def refusal_examples(records: list[Any], formatter: Any, data: Any) -> list[Any]
 
 
 @dataclass
-class RTParams:
-    alpha: float = 1.0
+class RTParams(RetainParams):
     retain_loss: str = "none"
 
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import register
+from .retain import RetainParams
 from .wga import _WeightedAscent
 
 
 @dataclass
-class SatImpParams:
+class SatImpParams(RetainParams):
+    gamma: float = 0.1
     beta1: float = 5.0
     beta2: float = 1.0
-    gamma: float = 0.1
-    alpha: float = 1.0
-    retain_loss: str = "nll"
 
 
 @register

@@ -31,28 +31,26 @@ import torch
 
 from ..errors import ObliviateError
 from ..models.scope import named_parameters
-from .base import Context, Method, register
-from .gradmask import GradSum, cache_reference_nll, forget_term
-from .retain import combine, retain_loss
+from .base import Context, cache_forget_nll_sums, register
+from .gradmask import GradSum, forget_term
+from .retain import RetainTerm, RetainWeights
 
-# base -> (forget kind, retain kind)
-SURE_BASES: dict[str, tuple[str, str]] = {
-    "ga": ("ga", "none"),
-    "gd": ("ga", "nll"),
-    "ga_kl": ("ga", "kl"),
-    "npo": ("npo", "none"),
-    "npo_gd": ("npo", "nll"),
-    "npo_kl": ("npo", "kl"),
+# base -> (forget kind, retain terms)
+SURE_BASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ga": ("ga", ()),
+    "gd": ("ga", ("nll",)),
+    "ga_kl": ("ga", ("kl",)),
+    "npo": ("npo", ()),
+    "npo_gd": ("npo", ("nll",)),
+    "npo_kl": ("npo", ("kl",)),
 }
 
 
 @dataclass
-class SUREParams:
+class SUREParams(RetainWeights):
     base: str = "gd"
     percentile: float = 99.0
     beta: float = 0.1  # NPO β
-    gamma: float = 1.0
-    alpha: float = 1.0
 
 
 def row_norms(grad: torch.Tensor) -> torch.Tensor:
@@ -71,7 +69,7 @@ def saliency_masks(grads: list[torch.Tensor], percentile: float) -> list[torch.T
 
 
 @register
-class SURE(Method):
+class SURE(RetainTerm):
     name = "sure"
     description = "saliency-masked unlearning: only the top-1% forget-gradient rows update"
     Params = SUREParams
@@ -84,32 +82,29 @@ class SURE(Method):
             )
         if not 0.0 <= self.p.percentile <= 100.0:
             raise ObliviateError(f"unlearn.params.percentile={self.p.percentile} not in [0, 100]")
-        self.forget_kind, self.retain_kind = SURE_BASES[self.p.base]
+        self.forget_kind, self.retain_kinds = SURE_BASES[self.p.base]
         self.g_forget: GradSum | None = None
         self.restore: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor]] = []
         self.kept_rows = 0.0
 
-    def uses_retain(self) -> bool:
-        return self.retain_kind != "none"
-
-    def needs_reference_model(self) -> bool:
-        return self.retain_kind == "kl"
+    def retain_terms(self) -> tuple[str, ...]:
+        """The base's retain term."""
+        return self.retain_kinds
 
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         if self.forget_kind == "npo":
-            cache_reference_nll(model, ctx)
+            cache_forget_nll_sums(model, ctx)
         self.g_forget = GradSum([(n, p) for n, p in named_parameters(model) if p.requires_grad])
 
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """±L_f; the mask reads the gradient of the unsigned L_f."""
         assert self.g_forget is not None, "prepare() not run"
         lf, sign = forget_term(self.forget_kind, model, batch, ctx, self.p.beta)
         self.g_forget.add(lf)
-        r = retain_loss(self.retain_kind, model, batch, ctx)
-        total, parts = combine(sign * lf, r, self.p.gamma, self.p.alpha)
-        parts["kept_rows"] = self.kept_rows  # fraction of rows updated in the previous step
-        return total, parts
+        # kept_rows: the fraction of rows updated in the previous step
+        return sign * lf, {"kept_rows": self.kept_rows}
 
     def before_step(self, model: torch.nn.Module, ctx: Context) -> None:
         """Mask the gradients row-wise; remember the masked rows to restore after the step."""

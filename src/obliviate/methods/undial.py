@@ -16,36 +16,34 @@ from typing import Any
 
 import torch
 
-from .base import Context, Method, forward_logits, register
+from .base import Context, forward_logits, register
 from .losses import undial_loss
-from .retain import combine, retain_loss
+from .retain import RetainParams, RetainTerm
 
 
 @dataclass
-class UNDIALParams:
-    beta: float = 10.0
-    gamma: float = 1.0
+class UNDIALParams(RetainParams):
     alpha: float = 0.0
-    retain_loss: str = "nll"
+    beta: float = 10.0
 
 
 @register
-class UNDIAL(Method):
+class UNDIAL(RetainTerm):
     name = "undial"
     description = "self-distillation toward the reference with the gold logit lowered by beta"
     Params = UNDIALParams
 
-    def uses_retain(self) -> bool:
-        return self.p.retain_loss != "none" and self.p.alpha != 0
+    def retain_terms(self) -> tuple[str, ...]:
+        """No retain term (and no retain forward) when α = 0."""
+        return super().retain_terms() if self.p.alpha != 0 else ()
 
     def needs_reference_model(self) -> bool:
-        return True
+        return True  # the teacher
 
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
         forget = undial_loss(forward_logits(model, fb), ctx.reference.logits(fb), fb["labels"],
                              self.p.beta)  # fmt: skip
-        kind = self.p.retain_loss if self.uses_retain() else "none"
-        return combine(forget, retain_loss(kind, model, batch, ctx), self.p.gamma, self.p.alpha)
+        return forget, {}

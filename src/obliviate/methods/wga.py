@@ -14,36 +14,27 @@ from typing import Any
 
 import torch
 
-from .base import Context, Method, forward_logits, register
+from .base import Context, forward_logits, register
 from .losses import weighted_ascent_loss
-from .retain import combine, retain_loss
+from .retain import RetainParams, RetainTerm
 
 
 @dataclass
-class WGAParams:
+class WGAParams(RetainParams):
     beta: float = 1.0
-    gamma: float = 1.0
-    alpha: float = 1.0
-    retain_loss: str = "nll"
 
 
-class _WeightedAscent(Method):
+class _WeightedAscent(RetainTerm):
     """Token-weighted ascent with a retain term; subclasses choose the weight exponents."""
-
-    def needs_reference_model(self) -> bool:
-        return self.p.retain_loss == "kl"
 
     def exponents(self) -> tuple[float, float]:
         raise NotImplementedError
 
-    def loss(
+    def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
-        forget = weighted_ascent_loss(forward_logits(model, fb), fb["labels"], *self.exponents())
-        return combine(
-            forget, retain_loss(self.p.retain_loss, model, batch, ctx), self.p.gamma, self.p.alpha
-        )
+        return weighted_ascent_loss(forward_logits(model, fb), fb["labels"], *self.exponents()), {}
 
 
 @register

@@ -7,15 +7,41 @@ unless the config asks for it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from ..errors import ObliviateError
+from ..config import section, validator
+from ..errors import ObliviateError, did_you_mean
+from .tiny import TINY_PRESETS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<pad>", "[PAD]", "<|pad|>")
+
+
+@section("model")
+@dataclass
+class ModelConfig:
+    name_or_path: str = "tiny"  # hub id, local path, or "tiny"
+    tiny_preset: str = "tiny"  # size preset when name_or_path == "tiny"
+    tokenizer_vocab: int = 2048  # BPE vocabulary of the tiny model's tokenizer
+    template: str = "qa-tags"  # prompt family (formatting.TEMPLATES) or "chat"
+    max_length: int = 128
+    dtype: str = "float32"
+    trust_remote_code: bool = False
+
+
+@validator
+def _check_model(cfg: Any) -> None:
+    m = cfg.model
+    if m.name_or_path == "tiny" and m.tiny_preset not in TINY_PRESETS:
+        raise ObliviateError(
+            f"model.tiny_preset={m.tiny_preset!r} is unknown; "
+            f"{did_you_mean(m.tiny_preset, list(TINY_PRESETS))}"
+        )
 
 
 def torch_dtype(name: str) -> torch.dtype:

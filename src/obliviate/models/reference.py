@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from .batches import eval_mode
 from .scope import ADAPTER_NAME, Scoped
 
 SNAPSHOT_ADAPTER = "obliviate_ref"
@@ -83,15 +84,10 @@ class AdapterReference(Reference):
         for name, p in model.named_parameters():
             p.requires_grad_(flags.get(name, False))
 
-    @torch.no_grad()
     def forward(self, **kwargs: Any):
-        was_training = self.model.training
-        self.model.eval()  # peft allows per-sample adapter names in eval mode only
-        try:
-            n = kwargs["input_ids"].shape[0]
+        n = kwargs["input_ids"].shape[0]
+        with eval_mode(self.model):  # peft allows per-sample adapter names in eval mode only
             return self.model(**kwargs, adapter_names=[self.adapter] * n)
-        finally:
-            self.model.train(was_training)
 
 
 def make_reference(scoped: Scoped) -> FrozenCopy | AdapterReference:

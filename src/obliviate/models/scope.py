@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import validator
 from ..errors import ObliviateError, did_you_mean
 
 SCOPES = ("full", "lora", "layers", "region")
@@ -351,3 +352,9 @@ def load_adapter_model(
     base_model, tokenizer = load_pretrained(base, dtype, trust_remote_code)
     model = PeftModel.from_pretrained(base_model, str(path), is_trainable=keep)
     return (model if keep else model.merge_and_unload()), tokenizer
+
+
+@validator
+def _check_scopes(cfg: Any) -> None:
+    for name in ("finetune", "unlearn"):
+        validate_scope(getattr(cfg, name), name)

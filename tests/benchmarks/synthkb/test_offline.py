@@ -22,10 +22,9 @@ from obliviate.config import load_config
 from obliviate.errors import ObliviateError
 from obliviate.generate.relearn import augment_chunk
 from obliviate.generate.rwku import Target, corpus_files
-from obliviate.generate.store import ensure_generated
-from obliviate.methods.idk import IDK_ANSWERS
 from obliviate.pipeline import Run
 from obliviate.records import BenchmarkData
+from obliviate.refusals import IDK_ANSWERS
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +129,7 @@ def test_cli_augment_and_corpus_write_the_run_dir(tmp_path, capsys):
     # the data belongs to this forget split: another split finds it stale
     other = Run(load_config(None, [*common, "benchmark.forget_fraction=0.3"]))
     with pytest.raises(ObliviateError, match="generated for other forget items"):
-        ensure_generated(other, "relearn")
+        other.stage_generate("relearn")
     assert main(["corpus", *common, "generate.corpus_pairs=2", "generate.corpus_questions=3"]) == 0
     corpus = tmp_path / "gen" / "generated" / "rwku_corpus"
     assert len((corpus / "train_refusal.jsonl").read_text().splitlines()) == 3

@@ -71,6 +71,19 @@ def mia_min_k(logprobs: ArrayLike, k: float = 0.4, exclude_last: bool = True) ->
     return float(-np.sort(lp)[: _min_k_count(lp.size, k)].mean())
 
 
+def mia_max_k(logprobs: ArrayLike, k: float = 0.4, exclude_last: bool = True) -> float:
+    """Max-K% score = −mean of the max(1, ⌊k·n⌋) largest lp_t (loss-like: higher = less likely
+    a member).
+
+    Min-K%'s mirror: the k% most confidently predicted tokens instead of the least; same token
+    selection as :func:`mia_min_k` (EOS excluded when ``exclude_last``; k = ``eval.min_k``).
+    Source: Maini, Jia, Papernot, Dziedzic 2024, "LLM Dataset Inference: Did you train on my
+    dataset?" (NeurIPS 2024, arXiv:2406.06443), the Max-K% Prob membership feature.
+    """
+    (lp,) = _answer_tokens([_vec(logprobs)], exclude_last, "mia_max_k")
+    return float(-np.sort(lp)[::-1][: _min_k_count(lp.size, k)].mean())
+
+
 def mia_min_k_plus_plus(
     logprobs: ArrayLike,
     mu: ArrayLike,

@@ -20,13 +20,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import ObliviateError
 from ...records import BenchmarkData, QAItem
 from ..metrics import tofu
 from ..metrics.knowundo import knowundo_scores, retention_success, token_accuracy, unlearn_success
 from ..scoring import score
-from .base import EvalContext, SetResult, finish_set, flatten, generation_metrics, stats_metrics
-from .plan import CROSS, GENERATION, SELECTABLE, parse_plan, restrict
+from .base import (
+    EvalContext,
+    SetResult,
+    Suite,
+    finish_set,
+    flatten,
+    generation_metrics,
+    register_suite,
+    stats_metrics,
+)
+from .plan import CROSS, DIST, GENERATION, GENERIC, PROTOCOL, protocol
 
 # no perturbed answers, no member / non-member pair, no retain model values in KnowUnDo
 UNAVAILABLE = CROSS | {"truth_ratio", "normalised_prob", "rwku_fm_rm"}
@@ -71,7 +79,7 @@ def evaluate_kud_set(
     fmt = ctx.formatter
     prefixes = [ctx.prefix_of(r) + direct_prompt for r in records]
     encoded = [fmt.encode_pair(r.question, r.answer, pre) for r, pre in zip(records, prefixes)]
-    dist = "mia_min_k_plus_plus" in want
+    dist = bool(want & DIST)
     stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device, dist_stats=dist)
     generations: list[str] = []
     if want & GENERATION:
@@ -100,36 +108,42 @@ def evaluate_kud_set(
     return result
 
 
-class KnowUnDoSuite:
+@register_suite
+class KnowUnDoSuite(Suite):
+    """KnowUnDo: acc / ppl per val list and the success rates; no retain model is compared
+    against. ``eval.metrics`` adds metrics of the same pass or a generation pass."""
+
     name = "knowundo"
+    sets = tuple(SETS)
     headline = HEADLINE
     labels = LABELS
     default_sets = list(SETS)
+    default_metrics = frozenset()
+    uses_retain_model = False
+
+    def accepted(self) -> dict[str, frozenset[str]]:
+        return {s: (GENERIC - UNAVAILABLE) | protocol(self.name, True) for s in SETS}
+
+    def accepted_across(self) -> frozenset[str]:
+        return protocol(self.name, False)
 
     def evaluate(
         self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
     ) -> dict[str, SetResult]:
-        names = sets or self.default_sets
-        unknown = [s for s in names if s not in SETS]
-        if unknown:
-            raise ObliviateError(
-                f"eval.sets: {unknown} not in the knowundo suite; accepted: {', '.join(SETS)}"
-            )
+        names = self.set_names(sets)
         direct = data.extras.get("direct_prompt", "")
-        entries = list(ctx.option("metrics", []))
-        plan = parse_plan(entries, list(SETS), default=frozenset())
-        wanted = restrict(plan, entries, {s: SELECTABLE - UNAVAILABLE for s in SETS}, self.name)
+        wanted = self.wanted(ctx)
         out = {}
         for name in names:
             source, with_prompt = SETS[name]
             records: Any = data.eval_sets[source].records
-            want = wanted[name]
+            want = wanted[name] - PROTOCOL  # acc, ppl and the success rates are always computed
             prompt = direct if with_prompt else ""
             out[name] = evaluate_kud_set(records, ctx, prompt, want, source == "unlearn_val")
         return out
 
     def aggregate(
-        self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
+        self, results: dict[str, SetResult], retain_values: dict[str, Any] | None
     ) -> dict[str, Any]:
         """``<set>/acc``, ``<set>/ppl`` and the success rates (KnowUnDo has no forget quality)."""
         flat = flatten(results)

@@ -16,42 +16,35 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ...errors import ObliviateError, did_you_mean
+from ..metrics import METRICS, select
 
-DEFAULT = frozenset(
-    {"prob", "token_accuracy", "normalised_prob", "truth_ratio", "rouge_l_recall"}
-    | {"forget_quality", "model_utility"}
-)
-# from the teacher-forced scoring pass (per item)
-SCORING = frozenset(
-    {"prob", "token_accuracy", "normalised_prob", "truth_ratio", "exact_memorisation"}
-    | {"extraction_strength", "memorisation_accuracy", "rwku_fm_rm"}
-    | {"mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus"}
-)
+# every set below is derived from the registry (``eval.metrics.METRICS``)
+DEFAULT = frozenset(select(default=True))
+SCORING = frozenset(select(kind="scoring"))  # from the teacher-forced scoring pass (per item)
 # from the generation pass (per item, or per set for the linguistic score)
-GENERATION = frozenset(
-    {"rouge_l_recall", "rouge1_recall", "rouge_l_f1", "rwku_rouge_l_recall", "brunet_index"}
-    | {"honore_statistic", "rttr", "fluency_entropy", "linguistic_score", "kfr", "krr"}
-)
-# across sets or against the retain model's values
-CROSS = frozenset(
-    {"forget_quality", "model_utility", "auc", "privleak", "rel_diff", "mia_reference"}
-)
-EXTRA_PASS = frozenset({"mia_gradnorm", "extraction_likelihood", "memo", "kfr", "krr"})
+GENERATION = frozenset(select(kind="generation") + select(uses_generation=True))
+CROSS = frozenset(select(kind="cross"))  # across sets or against the retain model's values
+EXTRA_PASS = frozenset(select(kind="own"))  # passes of their own: asked for by name only
+PROTOCOL = frozenset(select(kind="protocol"))  # always computed by the suites that name them
+RUN_LEVEL = frozenset(select(per_set=False))  # reported once per model, never per set
 ALL = (SCORING | GENERATION | CROSS) - EXTRA_PASS
-SELECTABLE = ALL | EXTRA_PASS
+GENERIC = ALL | EXTRA_PASS  # what the shared passes compute, on any suite that has the sets
+SELECTABLE = frozenset(METRICS)
 GROUPS = {"default": DEFAULT, "all": ALL}
-MIA_ATTACKS = (
-    "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "mia_reference", "mia_gradnorm",
-)  # fmt: skip
+MIA_ATTACKS = select(attack=True)
+DIST = frozenset(select(dist=True))  # need μ_t / σ²_t from the scoring pass
+
+
+def protocol(suite: str, per_set: bool) -> frozenset[str]:
+    """The ``protocol`` metrics ``suite`` always computes, per set or once per model."""
+    return frozenset(
+        s.name for s in METRICS.values()
+        if s.kind == "protocol" and suite in s.suites and s.per_set == per_set
+    )  # fmt: skip
+
+
 IMPLIES: dict[str, frozenset[str]] = {
-    "forget_quality": frozenset({"truth_ratio"}),
-    "model_utility": frozenset({"prob", "rouge_l_recall", "truth_ratio", "normalised_prob"}),
-    "auc": frozenset({"mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus"}),
-    "privleak": frozenset({"mia_min_k"}),
-    "rel_diff": frozenset({"mia_min_k"}),
-    "linguistic_score": frozenset({"brunet_index", "honore_statistic", "rttr"}),
-    "kfr": frozenset({"rouge_l_recall"}),
-    "krr": frozenset({"rouge_l_recall"}),
+    spec.name: frozenset(spec.implies) for spec in METRICS.values() if spec.implies
 }
 
 
@@ -112,9 +105,9 @@ def parse_plan(
             raise ObliviateError(
                 f"eval.metrics: {entry!r} names set {set_name!r}; accepted sets: {', '.join(sets)}"
             )
-        if names & CROSS:
+        if names & RUN_LEVEL:
             raise ObliviateError(
-                f"eval.metrics: {entry!r}: {', '.join(sorted(names & CROSS))} compare sets or "
+                f"eval.metrics: {entry!r}: {', '.join(sorted(names & RUN_LEVEL))} compare sets or "
                 "models and are asked for without a set prefix"
             )
         per_set.setdefault(set_name, set()).update(names)

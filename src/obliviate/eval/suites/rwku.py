@@ -31,21 +31,23 @@ from ...benchmarks.rwku import probe_prompt
 from ...errors import ObliviateError
 from ...formatting import IGNORE_INDEX, Encoded
 from ...records import BenchmarkData, Passage, QAItem
-from ..metrics import mia
+from ..metrics import mia, select
 from ..metrics.rouge import rwku_rouge_l_recall
 from ..scoring import score
 from .base import (
     EvalContext,
     SetResult,
+    Suite,
     add_passage_extras,
     finish_set,
     flatten,
     generation_metrics,
     mia_pair_metrics,
+    register_suite,
     set_means,
     stats_metrics,
 )
-from .plan import GENERATION, parse_plan, restrict
+from .plan import CROSS, GENERATION, protocol
 from .rwku_utility import UTILITY_SETS, prompt_ids, rwku_generate
 
 PROBE_SETS = ("forget_fb", "forget_qa", "forget_aa", "neighbor_fb", "neighbor_qa")
@@ -54,11 +56,8 @@ MIA_SETS = ("mia_forget", "mia_retain")
 # own ROUGE-L recall stays the pltrdy one), scoring metrics on the MIA texts, nothing on the
 # utility sets; across sets, the MIA AUC of mia_forget (members) vs mia_retain
 PROBE_METRICS = GENERATION
-MIA_METRICS = frozenset(
-    {"mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "mia_gradnorm"}
-    | {"exact_memorisation", "extraction_strength", "rwku_fm_rm"}
-)
-CROSS_METRICS = frozenset({"auc", "privleak", "rel_diff"})
+MIA_METRICS = frozenset(select(passage=True)) - CROSS | protocol("rwku", True)
+CROSS_METRICS = frozenset(select(pair=True))
 MIA_PAIRS = {"mia": ("mia_forget", "mia_retain")}
 PROBE_NEW_TOKENS = 30
 MINK_RATIO = 0.2
@@ -183,29 +182,34 @@ def evaluate_mia(
     result.metrics["fm"] = float(np.mean([mia.rwku_fm_rm(v) for v in by_subject.values()]))
     for key in ("loss", "zlib", "mink20"):
         result.metrics[key] = per_target_mean(result.items, key)  # type: ignore[assignment]
+    if "rwku_min_k" in want:  # RWKU computes Min-K% per text but does not report it
+        result.metrics["mink"] = per_target_mean(result.items, "mink")  # type: ignore[assignment]
     return result
 
 
-class RWKUSuite:
+@register_suite
+class RWKUSuite(Suite):
     name = "rwku"
+    sets = (*PROBE_SETS, *MIA_SETS, *UTILITY_SETS)
     headline = HEADLINE
     labels = LABELS
     default_sets = [*PROBE_SETS, *MIA_SETS, *UTILITY_SETS]
+    mia_pairs = MIA_PAIRS
+    default_metrics = frozenset()
+    uses_retain_model = False
+
+    def accepted(self) -> dict[str, frozenset[str]]:
+        return {s: PROBE_METRICS if s in PROBE_SETS else MIA_METRICS if s in MIA_SETS
+                else frozenset() for s in self.sets}  # fmt: skip
+
+    def accepted_across(self) -> frozenset[str]:
+        return CROSS_METRICS
 
     def evaluate(
         self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
     ) -> dict[str, SetResult]:
-        names = sets or self.default_sets
-        unknown = [s for s in names if s not in self.default_sets]
-        if unknown:
-            raise ObliviateError(
-                f"eval.sets: {unknown} not in the rwku suite; accepted: {', '.join(self.default_sets)}"
-            )
-        entries = list(ctx.option("metrics", []))
-        plan = parse_plan(entries, self.default_sets, default=frozenset())
-        allowed = {s: PROBE_METRICS if s in PROBE_SETS else MIA_METRICS if s in MIA_SETS
-                   else frozenset() for s in self.default_sets}  # fmt: skip
-        wanted = restrict(plan, entries, allowed, self.name, CROSS_METRICS)
+        names = self.set_names(sets)
+        wanted = self.wanted(ctx)
         out: dict[str, SetResult] = {}
         for name in names:
             records: Any = data.eval_sets[name].records
@@ -220,7 +224,7 @@ class RWKUSuite:
         return out
 
     def aggregate(
-        self, results: dict[str, SetResult], retain_forget_tr: list[float] | None
+        self, results: dict[str, SetResult], retain_values: dict[str, Any] | None
     ) -> dict[str, Any]:
         """``<set>/<metric>`` plus the paper's columns ×100 (``forget_fb`` ... ``utility_flu``)."""
         flat = flatten(results)

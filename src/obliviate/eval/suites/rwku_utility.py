@@ -41,6 +41,7 @@ from scipy.special import logsumexp
 
 from ...errors import ObliviateError
 from ...formatting import IGNORE_INDEX, Encoded, collate_right
+from ...models.batches import batches, eval_mode
 from ...records import MCItem, QAItem
 from ..generation import HFGenerator
 from ..metrics.linguistic import fluency_entropy
@@ -195,24 +196,18 @@ def truthfulqa_scores(
 
 
 # ---- evaluation ------------------------------------------------------------------------------
-@torch.no_grad()
 def next_token_logits(ctx: EvalContext, prompts: Sequence[list[int]]) -> torch.Tensor:
     """Logits of the token after each prompt, [N, V] (right padding, last real position)."""
-    model = ctx.model
-    was_training = model.training
-    model.eval()
+    pad = ctx.formatter.pad_id
+    collate = lambda c: collate_right([Encoded(p, [IGNORE_INDEX] * len(p)) for p in c], pad)  # noqa: E731
     out = []
-    for start in range(0, len(prompts), ctx.batch_size):
-        chunk = prompts[start : start + ctx.batch_size]
-        batch = collate_right([Encoded(p, [IGNORE_INDEX] * len(p)) for p in chunk], ctx.formatter.pad_id)  # fmt: skip
-        logits = model(
-            input_ids=batch["input_ids"].to(ctx.device),
-            attention_mask=batch["attention_mask"].to(ctx.device),
-        ).logits
-        last = torch.tensor([len(p) - 1 for p in chunk], device=logits.device)
-        out.append(logits[torch.arange(len(chunk), device=logits.device), last].float().cpu())
-    if was_training:
-        model.train()
+    with eval_mode(ctx.model):
+        for idx, batch in batches(prompts, ctx.batch_size, collate, ctx.device, sort=False):
+            logits = ctx.model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits
+            last = batch["attention_mask"].sum(1) - 1
+            out.append(logits[torch.arange(len(idx), device=logits.device), last].float().cpu())
     return torch.cat(out)
 
 

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import ObliviateError
 from ...records import BenchmarkData
 from .base import (
     EvalContext,
     SetResult,
+    Suite,
     aggregate_tofu_style,
     evaluate_passage_set,
     evaluate_qa_set,
-    retain_values,
+    register_suite,
 )
-from .plan import parse_plan
+from .plan import MIA_ATTACKS
 
 # set name -> truth-ratio aggregator (TOFU: forget closer-to-1, others true-better)
 QA_SETS: dict[str, str] = {
@@ -79,32 +79,23 @@ HEADLINE = [
 ]
 
 
-def _set_names(sets: list[str] | None, default: list[str]) -> list[str]:
-    names = list(sets or default)
-    if "all" in names:
-        names = ALL_SETS
-    unknown = [s for s in names if s not in ALL_SETS]
-    if unknown:
-        raise ObliviateError(
-            f"eval.sets: {unknown} not in the synthkb suite; accepted: all, {', '.join(ALL_SETS)}"
-        )
-    return names
-
-
-class SynthKBSuite:
+@register_suite
+class SynthKBSuite(Suite):
     name = "synthkb"
+    sets = tuple(ALL_SETS)
     headline = HEADLINE
     default_sets = list(QA_SETS)
+    mia_pairs = MIA_PAIRS
 
     def evaluate(
         self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
     ) -> dict[str, SetResult]:
         """Evaluate each requested set with the metrics of ``eval.metrics``; per-set results."""
-        names = _set_names(sets, self.default_sets)
-        plan = parse_plan(list(ctx.option("metrics", [])), ALL_SETS)
-        wanted = {name: plan.on(name) for name in names}
+        names = self.set_names(sets)
+        planned = self.wanted(ctx)
+        wanted = {name: planned[name] for name in names}
         for members, others in MIA_PAIRS.values():  # the non-member side runs the same attacks
-            attacks = plan.mia_attacks(members) if members in names else []
+            attacks = [a for a in MIA_ATTACKS if a in planned[members]] if members in names else []
             if attacks:
                 wanted[others] = wanted.get(others, frozenset()) | frozenset(attacks)
         results: dict[str, SetResult] = {}
@@ -117,13 +108,9 @@ class SynthKBSuite:
                 results[name] = evaluate_qa_set(records, ctx, aggregator, metrics=want)  # type: ignore[arg-type]
         return results
 
-    def retain_values(self, results: dict[str, SetResult]) -> dict[str, Any]:
-        """What other models' metrics need from the retain model (see ``base.retain_values``)."""
-        return retain_values(results, MIA_PAIRS)
-
     def aggregate(
-        self, results: dict[str, SetResult], retain: dict[str, Any] | None
+        self, results: dict[str, SetResult], retain_values: dict[str, Any] | None
     ) -> dict[str, Any]:
         """Flatten to ``<set>/<metric>`` keys; add forget quality (against the retain model's
         forget truth ratios), MIA AUCs / privleak and model utility."""
-        return aggregate_tofu_style(results, retain, MIA_PAIRS, UTILITY_COMPONENTS)
+        return aggregate_tofu_style(results, retain_values, MIA_PAIRS, UTILITY_COMPONENTS)

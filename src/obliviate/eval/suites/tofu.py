@@ -29,8 +29,15 @@ from typing import Any
 
 from ...errors import ObliviateError
 from ...records import BenchmarkData
-from .base import EvalContext, SetResult, aggregate_tofu_style, evaluate_qa_set, retain_values
-from .plan import parse_plan
+from ..metrics import METRICS
+from .base import (
+    EvalContext,
+    SetResult,
+    Suite,
+    aggregate_tofu_style,
+    evaluate_qa_set,
+    register_suite,
+)
 
 QA_SETS: dict[str, str] = {
     "forget": "closer_to_1",
@@ -40,7 +47,7 @@ QA_SETS: dict[str, str] = {
     "holdout": "closer_to_1",
 }
 MIA_PAIRS = {"mia": ("forget", "holdout")}
-MIA = frozenset({"mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus"})
+MIA = frozenset(METRICS["auc"].implies)  # OU's score attacks
 # TOFU's metrics beyond the plan's defaults, per set; holdout is scored for the MIA only
 EXTRA = {"forget": MIA | {"privleak", "extraction_strength"}, "holdout": MIA | {"prob"}}
 UTILITY_COMPONENTS = [
@@ -130,8 +137,10 @@ def read_retain_truth_ratios(spec: str) -> list[float]:
     return values
 
 
-class TOFUSuite:
+@register_suite
+class TOFUSuite(Suite):
     name = "tofu"
+    sets = tuple(QA_SETS)
     headline = HEADLINE
     labels = LABELS
     default_sets = list(QA_SETS)
@@ -140,27 +149,18 @@ class TOFUSuite:
     def evaluate(
         self, data: BenchmarkData, ctx: EvalContext, sets: list[str] | None = None
     ) -> dict[str, SetResult]:
-        names = list(sets or self.default_sets)
-        unknown = [s for s in names if s not in QA_SETS]
-        if unknown:
-            raise ObliviateError(
-                f"eval.sets: {unknown} not in the tofu suite; accepted: {', '.join(QA_SETS)}"
-            )
-        plan = parse_plan(list(ctx.option("metrics", [])), list(QA_SETS))
+        names = self.set_names(sets)
+        planned = self.wanted(ctx)
         out: dict[str, SetResult] = {}
         for name in names:
-            want = EXTRA["holdout"] if name == "holdout" else plan.on(name) | EXTRA.get(name, set())
+            want = EXTRA["holdout"] if name == "holdout" else planned[name] | EXTRA.get(name, set())
             records = data.eval_sets[name].records
             out[name] = evaluate_qa_set(records, ctx, QA_SETS[name], metrics=want)  # type: ignore[arg-type]
         return out
 
-    def retain_values(self, results: dict[str, SetResult]) -> dict[str, Any]:
-        """The retain model's per-item forget truth ratios and NLLs and its MIA AUC."""
-        return retain_values(results, MIA_PAIRS)
-
     def aggregate(
-        self, results: dict[str, SetResult], retain: dict[str, Any] | None
+        self, results: dict[str, SetResult], retain_values: dict[str, Any] | None
     ) -> dict[str, Any]:
         """``<set>/<metric>`` plus forget quality (against the retain model's forget truth
         ratios), the MIA AUCs / privleak (forget vs holdout) and model utility."""
-        return aggregate_tofu_style(results, retain, MIA_PAIRS, UTILITY_COMPONENTS)
+        return aggregate_tofu_style(results, retain_values, MIA_PAIRS, UTILITY_COMPONENTS)

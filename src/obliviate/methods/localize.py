@@ -31,8 +31,11 @@ from typing import Any
 
 import torch
 
-from .formatting import IGNORE_INDEX, Encoded, collate_right
-from .models.scope import named_parameters
+from ..formatting import IGNORE_INDEX, Encoded, collate_right
+from ..models.batches import batches, eval_mode
+from ..models.scope import named_parameters
+from .base import forward_logits
+from .losses import sequence_nll
 
 
 @dataclass
@@ -97,17 +100,11 @@ def mean_gradients(
 
     ``torch.autograd.grad`` is used, so the parameters' ``.grad`` are never touched.
     """
-    from .methods.base import forward_logits  # deferred: methods.memflex imports this module
-    from .methods.losses import sequence_nll
-
     params = [(n, p) for n, p in named_parameters(model) if p.requires_grad]
     sums = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params}
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(encoded), batch_size):
-            batch = collate_right(encoded[start : start + batch_size], pad_id)
-            batch = {k: v.to(device) for k, v in batch.items()}
+    collate = lambda chunk: collate_right(chunk, pad_id)  # noqa: E731
+    with eval_mode(model, grad=True):
+        for _, batch in batches(encoded, batch_size, collate, device, sort=False):
             nll = sequence_nll(forward_logits(model, batch), batch["labels"], "seq_mean")
             grads = torch.autograd.grad(
                 nll.sum() / len(encoded), [p for _, p in params], allow_unused=True
@@ -115,8 +112,6 @@ def mean_gradients(
             for (name, _), g in zip(params, grads):
                 if g is not None:
                     sums[name] += g.float()
-    finally:
-        model.train(was_training)
     return sums
 
 

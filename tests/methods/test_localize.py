@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from obliviate.formatting import IGNORE_INDEX
-from obliviate.localize import (
+from obliviate.methods.base import forward_logits
+from obliviate.methods.localize import (
     LocalizeParams,
     corrupt,
     localize,
@@ -18,7 +19,6 @@ from obliviate.localize import (
     select_region,
     tensor_stats,
 )
-from obliviate.methods.base import forward_logits
 from obliviate.methods.losses import sequence_nll
 from obliviate.models.scope import named_parameters
 from obliviate.models.tiny import build_tiny_model

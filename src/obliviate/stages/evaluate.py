@@ -1,0 +1,145 @@
+"""The evaluation stage: every model through the benchmark's suite, the retain model first."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from ..benchmarks import BENCHMARKS
+from ..config import Config
+from ..errors import ObliviateError
+from ..eval.generation import make_generator
+from ..eval.lmeval import run_lm_eval
+from ..eval.suites import get_suite
+from ..eval.suites.base import EvalContext
+from ..eval.suites.tofu import read_retain_truth_ratios
+from ..generate.backend import Backend
+from ..generate.store import ModelSource, make_backend
+from ..io import read_json, write_json, write_jsonl
+from ..methods import get_method_class
+from ..run_dir import MODEL_ROLES, RETAIN_VALUES, RunDir
+from ..run_models import RunModels
+from .unlearn import StageModels, ensure_model
+
+
+class LLMChat:
+    """One greedy user turn through the ``generate`` backend (built on first use, cached)."""
+
+    def __init__(self, cfg: Config, models: ModelSource):
+        self.cfg, self.models = cfg, models
+        self._backend: Backend | None = None
+
+    def __call__(self, prompt: str) -> str:
+        if self._backend is None:
+            self._backend = make_backend(self.cfg, self.models)
+            if self._backend is None:
+                raise ObliviateError(
+                    "an LLM is needed (eval.kfr_krr.entity_extractor=llm) but "
+                    "generate.backend=offline; accepted: hf, vllm, openai"
+                )
+        messages = [{"role": "user", "content": prompt}]
+        return self._backend.chat(messages, temperature=0.0, max_tokens=256)[0]
+
+
+def run_chat(rd: RunDir, models: RunModels) -> LLMChat:
+    """The run's LLM client (KFR/KRR entity extraction); it serves run roles from ``models``."""
+    return LLMChat(rd.cfg, StageModels(rd, models))
+
+
+def stage_eval(
+    rd: RunDir, models: RunModels, roles: list[str] | None = None, chat: LLMChat | None = None
+) -> dict[str, Any]:
+    """Evaluate each model on the suite; forget quality uses the retain model's values.
+
+    Seconds per model go to ``rd.timings["eval_<role>"]``; returns metrics per role."""
+    cfg = rd.cfg
+    chat = chat or run_chat(rd, models)
+    roles = roles or list(cfg.eval.models)
+    # the retain model goes first: every other model's forget quality needs its values
+    needs_retain = cfg.finetune.retain_model
+    order = sorted(set(roles) | ({"retain"} if needs_retain else set()),
+                   key=lambda r: (r != "retain", MODEL_ROLES.index(r)))  # fmt: skip
+    per_model: dict[str, dict[str, Any]] = {}
+    # the retain model's values other models' metrics compare against (retain_values.json):
+    # per-item forget truth ratios (forget quality), per-item NLL (Reference MIA), its MIA
+    # AUC (privleak). Suites without ``retain_values`` take the forget truth ratios alone.
+    retain_vals: dict[str, Any] | None = None
+    external_tr = cfg.eval.retain_tr_file
+    if external_tr:  # the retain model's forget truth ratios from a file or another run
+        # a run directory (its RETAIN_VALUES), a retain_values.json, a list, an OU eval log
+        retain_vals = {"forget/truth_ratio": read_retain_truth_ratios(external_tr)}
+    for role in order:
+        ensure_model(rd, models, role)
+        values: dict[str, Any] | None = None
+        fp = rd.fp_eval(role)
+        out_dir = rd.eval_dir(role)
+        done = rd.finished(f"eval_{role}", fp)
+        if done:
+            if role == "retain" and (out_dir / RETAIN_VALUES).is_file():
+                values = read_json(out_dir / RETAIN_VALUES)
+            metrics = read_json(out_dir / "metrics.json")
+            rd.timings[f"eval_{role}"] = done.get("seconds", 0.0)
+        else:
+            t0 = time.perf_counter()
+            model, tok = models.load(role)
+            results, metrics, values = evaluate_model(
+                rd, models, role, model, tok, retain_vals, chat=chat
+            )
+            if role == "retain":
+                write_json(out_dir / RETAIN_VALUES, values)
+            for name, res in results.items():
+                write_jsonl(out_dir / f"{name}.jsonl", res.items)
+            write_json(out_dir / "metrics.json", metrics)
+            seconds = round(time.perf_counter() - t0, 3)
+            rd.timings[f"eval_{role}"] = seconds
+            rd.finish(f"eval_{role}", fp, {"seconds": seconds})
+            del model
+        if role == "retain":
+            retain_vals = {**(values or {}), **(retain_vals or {})}
+        if role in roles:
+            per_model[role] = metrics
+    return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
+
+
+def evaluate_model(
+    rd: RunDir,
+    models: RunModels,
+    role: str,
+    model: torch.nn.Module,
+    tok: Any,
+    retain_vals: dict[str, Any] | None,
+    eval_cfg: Any = None,
+    chat: LLMChat | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """One model through the suite: (per-set results, metrics, the retain model's values
+    when ``role`` is ``retain``, else None). ``eval_cfg`` replaces ``cfg.eval``."""
+    cfg, data, device = rd.cfg, rd.data.get(), models.device
+    ec = eval_cfg or cfg.eval
+    suite = get_suite(BENCHMARKS[cfg.benchmark.name].suite)
+    ctx = EvalContext(
+        model, tok, models.formatter(tok), ec.batch_size, ec.max_new_tokens, device,
+        config=ec,
+        generator=make_generator(ec.backend, model, tok, ec.batch_size, device,
+                                 str(rd.model_dir(role)), cfg.model.dtype),
+        load_model=models.load_any, role=role, chat=chat or run_chat(rd, models),
+    )  # fmt: skip
+    if role == "unlearned":  # in-context methods prompt the unlearned model
+        method = get_method_class(cfg.unlearn.method)(dict(cfg.unlearn.params))
+        method.prepare_eval(data)
+        ctx.prefix = method.eval_prefix
+    results = suite.evaluate(data, ctx, list(ec.sets) or None)
+    full_values = hasattr(suite, "retain_values")
+    values: dict[str, Any] | None = None
+    if role == "retain":
+        values = (suite.retain_values(results) if full_values else
+                  {"forget/truth_ratio": [r["truth_ratio"] for r in results["forget"].items]}
+                  if "forget" in results else {})  # fmt: skip
+    against = values if role == "retain" else retain_vals
+    metrics = suite.aggregate(
+        results, against if full_values else (against or {}).get("forget/truth_ratio")
+    )
+    if ec.lm_eval.tasks:
+        metrics |= run_lm_eval(model, tok, ec.lm_eval, device)
+    return results, metrics, values

@@ -1,0 +1,122 @@
+"""The trainer: how many optimizer steps it takes, the LR each step sees, what it leaves alone."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from obliviate.config import TrainConfig
+from obliviate.errors import ObliviateError
+from obliviate.formatting import IGNORE_INDEX, Encoded
+from obliviate.training import collate_examples, train
+
+PAD = 0
+
+
+class Toy(torch.nn.Module):
+    """Embedding + linear head: a causal-LM-shaped model in a few hundred parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(8, 4)
+        self.head = torch.nn.Linear(4, 8)
+
+    def forward(self, input_ids=None, attention_mask=None, **_):
+        return SimpleNamespace(logits=self.head(self.emb(input_ids)))
+
+
+def sq_loss(model, batch):
+    fb = batch["forget"]
+    return model(fb["input_ids"], fb["attention_mask"]).logits.pow(2).mean(), {}
+
+
+# 10 examples of 3 tokens: batch 4 -> 3 micro-batches per epoch (4, 4, 2)
+EXAMPLES = [Encoded([1 + i % 5, 2, 3], [IGNORE_INDEX, 2, 3]) for i in range(10)]
+
+
+def _train(examples=EXAMPLES, **kw):
+    cfg = TrainConfig(**{"batch_size": 4, "log_every": 1, "lr": 1e-2, **kw})
+    return train(Toy(), sq_loss, examples, cfg, PAD, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "steps"),
+    [
+        ({"epochs": 2}, 6),  # 3 micro-batches per epoch
+        ({"epochs": 0.5}, 2),  # ceil(0.5 * 3)
+        ({"epochs": 2, "grad_accum": 2}, 4),  # ceil(3 / 2) = 2 per epoch: the last batch syncs
+        ({"epochs": 1, "grad_accum": 3}, 1),
+        ({"epochs": 9, "max_steps": 5}, 5),  # max_steps overrides epochs (runs past an epoch)
+    ],
+)
+def test_step_counts(kw, steps):
+    result = _train(**kw)
+    assert result.steps == steps
+    assert [e["step"] for e in result.log] == list(range(1, steps + 1))
+
+
+def test_tokens_count_every_attended_position():
+    result = _train(epochs=2)
+    assert result.tokens == 2 * 10 * 3
+    retain = [Encoded([4, 5], [IGNORE_INDEX, 5])] * 3
+    cfg = TrainConfig(epochs=1, batch_size=4, log_every=1)
+    with_retain = train(Toy(), sq_loss, EXAMPLES, cfg, PAD, seed=0, retain=retain)
+    # three forget batches (10 items), each with a retain batch of 4 items of 2 tokens
+    assert with_retain.tokens == 10 * 3 + 3 * 4 * 2
+
+
+def test_log_every_averages_the_loss_since_the_last_entry():
+    every = _train(epochs=2)
+    pairs = _train(epochs=2, log_every=2)
+    assert [e["step"] for e in pairs.log] == [2, 4, 6]
+    for entry, (a, b) in zip(pairs.log, zip(every.log[::2], every.log[1::2]), strict=True):
+        assert entry["loss"] == pytest.approx((a["loss"] + b["loss"]) / 2)
+
+
+def _lrs(scheduler: str, warmup: float = 0.25, steps: int = 8) -> list[float]:
+    result = _train(max_steps=steps, lr=1.0, scheduler=scheduler, warmup_ratio=warmup)
+    return [e["lr"] for e in result.log]
+
+
+def test_scheduler_lr_values():
+    # 8 steps, warmup int(0.25 * 8) = 2; the log holds the LR after each step's scheduler step
+    assert _lrs("constant", warmup=0.0) == [1.0] * 8
+    assert _lrs("linear") == pytest.approx([0.5, 1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0.0])
+    cosine = [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)]
+    assert _lrs("cosine") == pytest.approx(cosine)
+
+
+def test_frozen_parameters_stay_frozen_and_unchanged():
+    model = Toy()
+    model.emb.requires_grad_(False)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = TrainConfig(epochs=2, batch_size=4, lr=1e-1, weight_decay=0.1)
+    result = train(model, sq_loss, EXAMPLES, cfg, PAD, seed=0)
+    assert result.trainable_params == 4 * 8 + 8  # the head only
+    assert not model.emb.weight.requires_grad
+    assert torch.equal(model.emb.weight, before["emb.weight"])
+    assert not torch.equal(model.head.weight, before["head.weight"])
+    assert not model.training  # left in eval mode
+
+
+def test_same_seed_same_weights_and_no_trainable_parameters_is_an_error():
+    a, b = Toy(), Toy()
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=1e-1)
+    train(a, sq_loss, EXAMPLES, cfg, PAD, seed=3)
+    train(b, sq_loss, EXAMPLES, cfg, PAD, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    with pytest.raises(RuntimeError, match="no trainable parameters"):
+        train(Toy().requires_grad_(False), sq_loss, EXAMPLES, cfg, PAD, seed=0)
+    with pytest.raises(ObliviateError, match="finetune: no training examples"):
+        train(Toy(), sq_loss, [], cfg, PAD, seed=0, desc="finetune")
+
+
+def test_dict_examples_collate_key_by_key():
+    pair = {"chosen": Encoded([1, 2], [IGNORE_INDEX, 2]), "rejected": Encoded([3], [3])}
+    batch = collate_examples([pair, pair], PAD)
+    assert batch["chosen"]["input_ids"].tolist() == [[1, 2], [1, 2]]
+    assert batch["rejected"]["labels"].tolist() == [[3], [3]]
