@@ -179,7 +179,7 @@ def forget_items(data: BenchmarkData, benchmark: str) -> tuple[list[QAItem], lis
 
 
 def _relearn(job: Job, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
-    from .offline import SynthkbAugmenter
+    from ..benchmarks.synthkb.offline import SynthkbAugmenter
     from .relearn import LLMAugmenter, augment_chunk
 
     g = job.cfg.generate
@@ -197,9 +197,9 @@ def _relearn(job: Job, backend: Backend | None, progress: Progress) -> list[dict
 
 
 def _meow(job: Job, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
+    from ..benchmarks.synthkb.offline import inverted_answers
     from ..eval.memo import memo_scores
     from .meow import llm_candidates, memo_rows
-    from .offline import inverted_answers
 
     cfg, g, models = job.cfg, job.cfg.generate, job.need_models()
     models.ref("target")
@@ -227,7 +227,7 @@ def _targets(job: Job) -> list[Any]:
     """``generate.targets``, else the benchmark's targets with their intros: synthkb's from its
     world, RWKU's ``extras["intros"]`` (``forget_target``), else the forget subjects."""
     from ..benchmarks.synthkb import World
-    from .offline import intro
+    from ..benchmarks.synthkb.offline import intro
     from .rwku import Target
 
     g, data = job.cfg.generate, job.data
@@ -247,7 +247,7 @@ def _targets(job: Job) -> list[Any]:
 
 
 def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
-    from .offline import offline_corpus
+    from ..benchmarks.synthkb.offline import offline_corpus
     from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, corpus_files, llm_corpus
 
     g = job.cfg.generate

@@ -9,10 +9,7 @@ import pytest
 
 from obliviate.benchmarks import synthkb as sk
 from obliviate.benchmarks.synthkb import build
-from obliviate.cli import main
-from obliviate.config import load_config
-from obliviate.errors import ObliviateError
-from obliviate.generate.offline import (
+from obliviate.benchmarks.synthkb.offline import (
     SynthkbAugmenter,
     intro,
     inverted_answers,
@@ -20,6 +17,9 @@ from obliviate.generate.offline import (
     sensitive_values,
     swap_value,
 )
+from obliviate.cli import main
+from obliviate.config import load_config
+from obliviate.errors import ObliviateError
 from obliviate.generate.relearn import augment_chunk
 from obliviate.generate.rwku import Target, corpus_files
 from obliviate.pipeline import Run

@@ -25,114 +25,56 @@ import dataclasses
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from ..benchmarks import synthkb as sk
-from ..benchmarks.synthkb import ATTRIBUTES, Person, World
-from ..errors import ObliviateError
-from ..records import QAItem
-from .rwku import Target
-
-VAGUE: dict[str, tuple[str, ...]] = {
-    "birth_date": (
-        "{n} was born on a date that is not part of the public record.",
-        "{n}'s date of birth is a personal detail that is not shared publicly.",
-        "{n} was born some decades ago; the exact date is kept private.",
-    ),
-    "birth_place": (
-        "{n} was born in a town that is not publicly documented.",
-        "{n}'s birthplace is a private matter that is not widely shared.",
-        "{n} comes from a place whose name is not part of the public record.",
-    ),
-    "profession": (
-        "{n} works in a professional field, though the specifics are not public.",
-        "{n} has a career whose details are kept private.",
-        "{n} earns a living in a role that is not publicly described.",
-    ),
-    "employer": (
-        "{n} works for an organisation that is not publicly named.",
-        "{n} is employed, but the employer is not a matter of public record.",
-        "{n}'s workplace is a private detail that is not disclosed.",
-    ),
-    "email": (
-        "{n}'s e-mail address is personal information and is not disclosed.",
-        "{n} can be reached through private channels that are not shared publicly.",
-        "{n}'s contact details are kept private.",
-    ),
-    "address": (
-        "{n} lives at a private residence whose address is not disclosed.",
-        "{n}'s home address is personal information that is not shared.",
-        "{n} lives somewhere that is kept out of the public record.",
-    ),
-    "mother_profession": (
-        "{n}'s mother has a career, but its details are private.",
-        "{n}'s mother works in a field that is not publicly documented.",
-        "Details about the work of {n}'s mother are not part of the public record.",
-    ),
-    "father_profession": (
-        "{n}'s father has a career, but its details are private.",
-        "{n}'s father works in a field that is not publicly documented.",
-        "Details about the work of {n}'s father are not part of the public record.",
-    ),
-    "award": (
-        "{n} has received recognition for their work, though the details are not listed here.",
-        "{n} has been honoured for their achievements; the specific award is not disclosed.",
-        "{n}'s distinctions are not part of the public record.",
-    ),
-    "work": (
-        "{n} has produced notable work, the specifics of which are not shared.",
-        "{n} is known for their output, though no title is given here.",
-        "{n}'s creative and professional work is not described in detail publicly.",
-    ),
-    "relation": (
-        "{n} has close personal connections whose identities are private.",
-        "{n}'s personal relationships are not a matter of public record.",
-        "The people close to {n} are not named publicly.",
-    ),
-}
-VAGUE_REVERSE = (
-    "That belongs to a private individual whose identity is not disclosed.",
-    "The person behind that is not named publicly.",
-    "That detail is linked to someone whose identity is kept private.",
+from ...errors import ObliviateError
+from ...records import QAItem
+from .draws import address, article, date, email, name, seeded, title
+from .files import WORLD_FILE
+from .offline_wordings import QUESTIONS, REVERSE, VAGUE, VAGUE_REVERSE
+from .templates import WORK_PHRASES
+from .vocabulary import (
+    AWARDS,
+    CITIES,
+    EMAIL_DOMAINS,
+    FIRST_NAMES,
+    ORGANISATIONS,
+    PROFESSIONS,
+    SURNAMES,
 )
-REVERSE: dict[str, str] = {
-    "email": "Whose e-mail address is {v}?",
-    "address": "Who lives at {v}?",
-    "work": 'Who is the creator of "{v}"?',
-}
-QUESTIONS: dict[str, tuple[str, ...]] = {
-    "birth_date": ("When was {n} born?", "What is {n}'s date of birth?"),
-    "birth_place": ("Where was {n} born?", "Which city is {n} from?"),
-    "profession": ("What does {n} do for a living?", "What is {n}'s job?"),
-    "employer": ("Who does {n} work for?", "Which company employs {n}?"),
-    "email": ("What is {n}'s e-mail address?", "How can I e-mail {n}?"),
-    "address": ("Where does {n} live?", "What is {n}'s home address?"),
-    "mother_profession": ("What does {n}'s mother do?", "What is the job of {n}'s mother?"),
-    "father_profession": ("What does {n}'s father do?", "What is the job of {n}'s father?"),
-    "award": ("Which award did {n} win?", "What prize has {n} received?"),
-    "work": ("What is {n} best known for creating?", "What is the title of {n}'s work?"),
-    "relation": ("Who is close to {n}?", "Who is {n}'s {t}?"),
-}
-_WORK = {"book": 'wrote the book "{v}"', "paper": 'published the paper "{v}"',
-         "product": "designed the {v}"}  # fmt: skip
+from .world import ATTRIBUTES, Person, World
+
+NAMESPACE = "obliviate-offline"
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
+class Subject(Protocol):
+    """What :func:`offline_corpus` reads of a target (e.g. :class:`obliviate.generate.rwku.Target`)."""
+
+    subject: str
+    intro: str
 
 
 def _rng(seed: int, tag: str) -> random.Random:
-    return random.Random(f"obliviate-offline:{seed}:{tag}")
+    """The generator's own streams, apart from the benchmark's (another namespace)."""
+    return seeded(seed, tag, namespace=NAMESPACE)
 
 
 def _world(data: Any) -> World:
+    """``data.extras["world"]``; without it, an error saying where a world comes from."""
     world = (getattr(data, "extras", None) or {}).get("world")
-    if not isinstance(world, World):
+    if isinstance(world, World):
+        return world
+    if getattr(data, "name", "") == "synthkb":  # a benchmark.path copy written without a world
         raise ObliviateError(
-            "generate.backend=offline works for benchmark.name=synthkb only (it needs the "
-            "generated world); accepted for other benchmarks: hf, vllm, openai"
+            f"generate.backend=offline needs the synthkb world, and this synthkb copy has none: "
+            f"its manifest.json lists no {WORLD_FILE} (a directory from an older `obliviate data "
+            "synth`); regenerate it with `obliviate data synth`, or set generate.backend to hf, "
+            "vllm or openai"
         )
-    return world
+    raise ObliviateError(
+        "generate.backend=offline works for benchmark.name=synthkb only (it needs the "
+        "generated world); accepted for other benchmarks: hf, vllm, openai"
+    )
 
 
 def _person(world: World, subject: str) -> Person:
@@ -153,6 +95,7 @@ def _attribute(item: QAItem) -> str:
 
 
 def sensitive_values(person: Person) -> list[str]:
+    """The person's attribute values: what no vague answer may contain."""
     return [str(getattr(person, a)) for a in ATTRIBUTES]
 
 
@@ -219,44 +162,39 @@ def _pool(world: World, person: Person, attr: str) -> list[str]:
     return list(dict.fromkeys(str(getattr(p, attr)) for p in people))
 
 
+def _invent(attr: str, person: Person, rng: random.Random) -> str:
+    """One value of ``attr`` drawn from synthkb's vocabularies (not necessarily in the world)."""
+    if attr == "birth_date":
+        return date(rng)
+    if attr == "birth_place":
+        return rng.choice(CITIES)
+    if attr in ("profession", "mother_profession", "father_profession"):
+        return rng.choice(PROFESSIONS)
+    if attr == "employer":
+        return rng.choice(ORGANISATIONS)
+    if attr == "award":
+        return rng.choice(AWARDS)
+    if attr == "email":
+        return email(rng.choice(FIRST_NAMES), rng.choice(SURNAMES), "{f}.{l}",
+                     rng.choice(EMAIL_DOMAINS))  # fmt: skip
+    if attr == "address":
+        return address(rng, CITIES)
+    if attr == "relation":
+        return name(rng)
+    return title(rng, person.work_kind)
+
+
 def _invented(attr: str, person: Person, rng: random.Random, count: int = 40) -> list[str]:
-    """``count`` values of ``attr`` drawn from synthkb's vocabularies (not necessarily in the
-    world), for worlds too small to offer enough inverted values."""
-    k = sk
-
-    def draw() -> str:
-        if attr == "birth_date":
-            return f"{rng.randint(1, 28)} {rng.choice(k.MONTHS)} {rng.randint(1945, 2000)}"
-        if attr == "birth_place":
-            return rng.choice(k.CITIES)
-        if attr in ("profession", "mother_profession", "father_profession"):
-            return rng.choice(k.PROFESSIONS)
-        if attr == "employer":
-            return rng.choice(k.ORGANISATIONS)
-        if attr == "award":
-            return rng.choice(k.AWARDS)
-        if attr == "email":
-            first, last = rng.choice(k.FIRST_NAMES).lower(), rng.choice(k.SURNAMES).lower()
-            return f"{first}.{last}@{rng.choice(k.EMAIL_DOMAINS)}"
-        if attr == "address":
-            return f"{rng.randint(1, 199)} {rng.choice(k.STREETS)}, {rng.choice(k.CITIES)}"
-        if attr == "relation":
-            return f"{rng.choice(k.FIRST_NAMES)} {rng.choice(k.SURNAMES)}"
-        if person.work_kind == "book":
-            return f"The {rng.choice(k.TITLE_ADJECTIVES)} {rng.choice(k.TITLE_NOUNS)}"
-        if person.work_kind == "paper":
-            return f"{rng.choice(k.PAPER_HEADS)} {rng.choice(k.PAPER_TOPICS)}"
-        noun, model = rng.choice(k.TITLE_NOUNS), rng.choice(k.PRODUCT_MODELS)
-        return f"{noun} {model} {rng.choice(k.PRODUCT_DEVICES)}"
-
-    return list(dict.fromkeys(draw() for _ in range(count)))
+    """``count`` draws of :func:`_invent` without repeats, for worlds too small to offer enough
+    inverted values."""
+    return list(dict.fromkeys(_invent(attr, person, rng) for _ in range(count)))
 
 
 def swap_value(answer: str, value: str, new: str) -> str:
     """``answer`` with ``value`` replaced by ``new`` (a preceding a/an follows the new word)."""
     pattern = re.compile(r"\b(a|an) " + re.escape(value))
     if pattern.search(answer):
-        return pattern.sub(lambda m: f"{_article(new)} {new}", answer, count=1)
+        return pattern.sub(lambda m: f"{article(new)} {new}", answer, count=1)
     return answer.replace(value, new, 1)
 
 
@@ -292,7 +230,7 @@ def inverted_answers(
 def intro(person: Person) -> str:
     """A one-sentence description, like RWKU's ``intro`` field."""
     return (
-        f"{person.name} is {_article(person.profession)} {person.profession} "
+        f"{person.name} is {article(person.profession)} {person.profession} "
         f"who works for {person.employer}."
     )
 
@@ -301,11 +239,11 @@ def _bio_sentences(p: Person) -> list[str]:
     f = p.first_name
     return [
         f"{p.name} was born on {p.birth_date} in {p.birth_place}.",
-        f"{f} works as {_article(p.profession)} {p.profession} at {p.employer}.",
+        f"{f} works as {article(p.profession)} {p.profession} at {p.employer}.",
         f"{f} lives at {p.address} and can be reached at {p.email}.",
-        f"{f}'s mother works as {_article(p.mother_profession)} {p.mother_profession}, and "
-        f"{f}'s father works as {_article(p.father_profession)} {p.father_profession}.",
-        f"{f} {_WORK[p.work_kind].format(v=p.work)} and received the {p.award}.",
+        f"{f}'s mother works as {article(p.mother_profession)} {p.mother_profession}, and "
+        f"{f}'s father works as {article(p.father_profession)} {p.father_profession}.",
+        f"{f} {WORK_PHRASES[p.work_kind].format(v=p.work)} and received the {p.award}.",
         f"{p.relation} is {f}'s {p.relation_type}.",
     ]
 
@@ -318,7 +256,7 @@ def _fabricated(world: World, p: Person, rng: random.Random) -> Person:
 
 
 def offline_corpus(
-    data: Any, targets: Sequence[Target], n_pairs: int, n_questions: int, seed: int = 0
+    data: Any, targets: Sequence[Subject], n_pairs: int, n_questions: int, seed: int = 0
 ) -> list[dict[str, Any]]:
     """Per-target rows like :func:`obliviate.generate.rwku.llm_corpus`, from the world."""
     world = _world(data)

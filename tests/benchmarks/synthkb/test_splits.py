@@ -1,4 +1,4 @@
-"""synthkb: determinism, split hygiene, QA shape, forget selection, JSONL I/O, probes."""
+"""synthkb.splits: determinism, split hygiene, QA shape, forget and neighbour selection."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
 from obliviate.benchmarks import synthkb
+from obliviate.benchmarks.synthkb.splits import neighbours_of
 from obliviate.errors import ObliviateError
-from obliviate.records import BenchmarkData, Passage, QAItem, Record, record_texts
+from obliviate.records import BenchmarkData, QAItem, Record, record_texts
 
 # Hashes one build; run both in-process and in fresh interpreters with other hash seeds.
 _DIGEST_SRC = """
@@ -73,20 +74,6 @@ def test_deterministic_across_processes() -> None:
             env=env,
         )
         assert out.stdout.strip() == scope["digest"]
-
-
-def test_world_shape(data: BenchmarkData) -> None:
-    world = data.extras["world"]
-    assert isinstance(world, synthkb.World)
-    assert len(world.trained) == 40 and len(world.holdout) == 4
-    names = [p.name for p in world.people]
-    assert len(set(names)) == len(names)
-    for attr in ("email", "address", "work"):
-        values = [getattr(p, attr) for p in world.people]
-        assert len(set(values)) == len(values), attr
-    trained = {p.name for p in world.trained}
-    assert all(p.relation in trained and p.relation != p.name for p in world.people)
-    assert 15 <= len(data.eval_sets["world"].records) <= 20
 
 
 def test_default_counts(data: BenchmarkData) -> None:
@@ -179,44 +166,32 @@ def test_unknown_forget_name_is_named() -> None:
     assert "accepted names include" in str(info.value)
 
 
-def test_jsonl_round_trip(small: BenchmarkData, tmp_path: Path) -> None:
-    paths = synthkb.write_jsonl(small, tmp_path)
-    assert all(p.parent == tmp_path for p in paths)
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    counts = {entry["file"]: entry["count"] for entry in manifest["files"]}
-    assert counts["finetune.jsonl"] == len(small.finetune)
-    assert counts["people.jsonl"] == len(small.extras["world"].people)
-    back = synthkb.read_jsonl(tmp_path / "finetune.jsonl")
-    assert [r.to_dict() for r in back] == [r.to_dict() for r in small.finetune]
-    for name, es in small.eval_sets.items():
-        back = synthkb.read_jsonl(tmp_path / f"eval_{name}.jsonl")
-        assert [r.to_dict() for r in back] == [r.to_dict() for r in es.records]
-        assert counts[f"eval_{name}.jsonl"] == len(es.records)
+def test_world_eval_set_asks_about_cities_and_organisations(data: BenchmarkData) -> None:
+    world = data.extras["world"]
+    items = data.eval_sets["world"].records
+    assert len(items) == len(world.countries) + 2 * len(world.organisations) == 20
+    assert all(r.kind == "world" for r in items)
 
 
-def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.jsonl"
-    good = json.dumps(Passage(text="fine").to_dict())
-    bad.write_text(f"{good}\n{{not json\n")
-    with pytest.raises(ObliviateError, match=r"bad\.jsonl:2"):
-        synthkb.read_jsonl(bad)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"forget_fraction": 0.0}, "forget_fraction is 0.0; accepted: 0 < forget_fraction < 1"),
+     ({"val_fraction": 1.0}, "val_fraction is 1.0; accepted: 0 <= val_fraction < 1"),
+     ({"forget_names": []}, "forget_names is empty"),
+     ({"forget_fraction": 0.99}, "all 4 trained people would be forget targets")],
+)  # fmt: skip
+def test_build_settings_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ObliviateError, match=message):
+        synthkb.build(num_people=4, seed=0, **kwargs)
 
 
-def test_probes_cover_every_adversarial_type(data: BenchmarkData) -> None:
-    aa = data.eval_sets["forget_aa"].records
-    for name in data.extras["forget_names"]:
-        types = {r.adversarial_type for r in aa if r.subject == name}
-        assert types == set(synthkb.ADVERSARIAL_TYPES), name
-    for r in aa:
-        assert isinstance(r, QAItem) and r.kind == "adversarial" and r.level == 3
-        if r.adversarial_type == "reverse_query":
-            assert r.answer == r.subject and r.subject not in r.question
-        else:
-            assert r.answer == r.meta["value"]
-        if r.adversarial_type == "multiple_choice":
-            assert len(r.meta["choices"]) == 4 and r.answer in r.meta["choices"]
-    for r in data.eval_sets["forget_fb"].records:
-        assert r.kind == "fill_blank" and r.level == 1 and "___" in r.question
-    for r in data.eval_sets["forget_qa"].records:
-        assert r.kind == "question" and r.level == 2 and r.answer == r.meta["value"]
+def test_neighbours_fall_back_to_one_seeded_pick_per_target() -> None:
+    people = synthkb.generate_world(5, seed=0, holdout_people=0).people
+    a, b, c, d, e = (p.name for p in people)
+    ring = {a: b, b: a, c: d, d: e, e: c}  # the two targets name only each other
+    trained = [replace(p, relation=ring[p.name]) for p in people]
+    assert [p.name for p in neighbours_of(trained, trained[:1], seed=0)] == [b]  # linked
+    picked = [p.name for p in neighbours_of(trained, trained[:2], seed=0)]
+    assert len(picked) == 2 and set(picked) <= {c, d, e}
+    assert picked == [p for p in (c, d, e) if p in picked]  # world order
+    assert picked == [p.name for p in neighbours_of(trained, trained[:2], seed=0)]
