@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from .errors import ObliviateError, did_you_mean
 SECTION_ORDER = ("run", "benchmark", "model", "finetune", "unlearn", "eval", "generate")
 _PARTS: dict[str, list[type]] = {}  # section -> the dataclasses whose fields it holds
 _VALIDATORS: list[Callable[[Any], None]] = []
+_ADJUSTERS: list[Callable[[Any, Any, dict[str, Any]], list[str]]] = []
 _COMPOSED: dict[tuple[type, ...], type] = {}
 
 
@@ -53,6 +55,17 @@ def validator(fn: Callable[[Any], None]) -> Callable[[Any], None]:
     """Register ``fn(cfg)``: a check of registered names run by :func:`load_config`."""
     if fn not in _VALIDATORS:
         _VALIDATORS.append(fn)
+    return fn
+
+
+def adjuster(fn: Callable[[Any, Any, dict[str, Any]], list[str]]):
+    """Register ``fn(cfg, file_cfg, overrides) -> notes``: run by :func:`load_config` after the
+    overrides are merged and before the validators, it may reconcile what the file says with what
+    the command line changed (``file_cfg``: the schema + file only; ``overrides``: the nested
+    override dict), e.g. drop the parameters of the file's method that a method named on the
+    command line does not take. Each returned note is printed as one line on stderr."""
+    if fn not in _ADJUSTERS:
+        _ADJUSTERS.append(fn)
     return fn
 
 
@@ -196,6 +209,28 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     return nested
 
 
+def _replaced_paths(overrides: list[str]) -> list[str]:
+    """Dotted keys whose override value is a mapping (``unlearn.params={}``): such a value
+    replaces the node instead of being merged into it."""
+    paths = []
+    for item in overrides:
+        key, _, raw = item.partition("=")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            continue
+        if isinstance(value, dict):
+            paths.append(key)
+    return paths
+
+
+def _nested_get(nested: dict[str, Any], dotted: str) -> Any:
+    node: Any = nested
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ObliviateError(f"config file {path} does not exist")
@@ -209,13 +244,30 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Any:
-    """Build a validated config: schema ← YAML file ← overrides, then every validator."""
+    """Build a validated config: schema ← YAML file ← overrides, then every validator.
+
+    A mapping value (``unlearn.params={}``, ``unlearn.params={beta: 0.2}``) replaces the node it
+    names; dotted keys (``unlearn.params.beta=0.2``) merge into it. The registered adjusters run
+    between the merge and the validators (see :func:`adjuster`).
+    """
     cfg = _schema()
     if path is not None:
         cfg = _merge(cfg, _load_yaml(Path(path)), str(path))
-    if overrides:
-        cfg = _merge(cfg, parse_overrides(overrides), "command line")
+    file_cfg = cfg
+    nested = parse_overrides(overrides or [])
+    if nested:
+        cfg = _merge(cfg, nested, "command line")
+        for dotted in _replaced_paths(overrides or []):
+            try:
+                OmegaConf.update(cfg, dotted, _nested_get(nested, dotted), merge=False)
+            except OmegaConfBaseException as exc:
+                raise ObliviateError(
+                    f"command line: {dotted}: {str(exc).splitlines()[0]}"
+                ) from None
     obj = OmegaConf.to_object(cfg)
+    for adjust in _ADJUSTERS:
+        for note in adjust(obj, file_cfg, nested):
+            print(f"obliviate: note: {note}", file=sys.stderr)
     validate(obj)
     return obj
 

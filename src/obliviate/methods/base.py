@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..config import validator
+from ..config import adjuster, validator
 from ..errors import ObliviateError, did_you_mean
 
 METHODS: dict[str, type[Method]] = {}
@@ -147,6 +147,30 @@ def get_method_class(name: str) -> type[Method]:
             f"unlearn.method={name!r} is unknown; {did_you_mean(name, list(METHODS))}"
         )
     return METHODS[name]
+
+
+@adjuster
+def _params_of_new_method(cfg: Any, file_cfg: Any, overrides: dict[str, Any]) -> list[str]:
+    """``unlearn.method=X`` on the command line over a config written for another method: keep
+    only the file's ``unlearn.params`` that X takes (parameters given on the command line are
+    kept, so a wrong one is still an error)."""
+    unl = overrides.get("unlearn")
+    if not isinstance(unl, dict) or "method" not in unl or unl["method"] == file_cfg.unlearn.method:
+        return []
+    cls = METHODS.get(cfg.unlearn.method)
+    if cls is None:  # the validator names the accepted methods
+        return []
+    given = unl.get("params") if isinstance(unl.get("params"), dict) else {}
+    accepted = cls.param_defaults()
+    dropped = [k for k in cfg.unlearn.params if k not in accepted and k not in given]
+    for key in dropped:
+        del cfg.unlearn.params[key]
+    if not dropped:
+        return []
+    return [
+        f"unlearn.method={cls.name} (the config file has {file_cfg.unlearn.method}): dropped "
+        f"unlearn.params {', '.join(dropped)}, which {cls.name} does not take"
+    ]
 
 
 @validator
