@@ -3,8 +3,12 @@
 Rules (SPEC 1.1, ``fixed`` preset):
 F1 prompt and answer are tokenised separately and concatenated, so the label boundary is exact;
 F2 labels are -100 on prompt and padding, answer tokens and EOS are labelled;
-F3 EOS is appended unless the answer already ends with it;
-F4 BOS exactly once (templated strings are tokenised with ``add_special_tokens=False``);
+F3 EOS is appended unless the answer already ends with it; with a chat template the answer ends
+   with the template's own turn end instead (``<|eot_id|>``, ``<|im_end|>\n``, ``<|end|>\n...``,
+   ``<end_of_turn>\n``), derived by rendering a one-turn conversation (:func:`chat_turn`);
+F4 BOS exactly once (templated strings are tokenised with ``add_special_tokens=False``; a chat
+   template's rendered BOS is kept, else BOS is prepended unless the tokenizer's config says
+   ``add_bos_token: false``);
 F5 pad is distinct from EOS and attention masks come from lengths, never from ``ids != pad``;
 F7 ``max_length`` applies on every path: the answer is cut from the right keeping the EOS slot,
    a prompt longer than ``max_length - 2`` is cut from the left keeping BOS;
@@ -34,15 +38,81 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "llama2-inst": ("[INST] {q} [/INST]", " "),
     "raw-text": ("", ""),
 }
+CHAT = ("chat", "auto")  # the tokenizer's chat template; auto: it when there is one, else qa-tags
+_Q, _A = "\x00OBLIVIATE_Q\x00", "\x00OBLIVIATE_A\x00"  # placeholders no template alters
 
 
 @validator
 def _check_template(cfg: Any) -> None:
-    if cfg.model.template not in (*TEMPLATES, "chat"):
+    if cfg.model.template not in (*TEMPLATES, *CHAT):
         raise ObliviateError(
             f"model.template={cfg.model.template!r} is unknown; "
-            f"{did_you_mean(cfg.model.template, [*TEMPLATES, 'chat'])}"
+            f"{did_you_mean(cfg.model.template, [*TEMPLATES, *CHAT])}"
         )
+
+
+def resolve_template(tokenizer, template: str) -> str:
+    """``auto`` -> ``chat`` when the tokenizer has a chat template, else ``qa-tags``."""
+    if template == "auto":
+        return "chat" if getattr(tokenizer, "chat_template", None) else "qa-tags"
+    return template
+
+
+def render_chat(tokenizer, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    """The tokenizer's chat template as text; a template that rejects the conversation (e.g.
+    Gemma's "System role not supported") is an ObliviateError naming ``model.system_prompt``."""
+    try:
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=generation_prompt
+        )
+    except Exception as exc:  # jinja's TemplateError and the template's own raise_exception
+        roles = ", ".join(m["role"] for m in messages)
+        raise ObliviateError(
+            f"the tokenizer's chat template rejects a conversation of roles [{roles}]: "
+            f"{str(exc).splitlines()[0]} (model.system_prompt must be empty for such a template)"
+        ) from None
+
+
+def chat_turn(tokenizer, system_prompt: str = "") -> tuple[str, str]:
+    """(answer prefix, turn end) of the tokenizer's chat template.
+
+    Renders ``[system?, user: Q]`` with the generation prompt and ``[system?, user: Q, assistant:
+    A]`` without it; the second continues the first with ``prefix + A + turn_end``. A template
+    whose one-turn rendering does not continue its generation prompt gives prefix ``""`` and the
+    text after A as the turn end.
+    """
+    head = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    head.append({"role": "user", "content": _Q})
+    prompt = render_chat(tokenizer, head, True)
+    full = render_chat(tokenizer, [*head, {"role": "assistant", "content": _A}], False)
+    if _A not in full:
+        raise ObliviateError("the tokenizer's chat template drops the assistant message")
+    before, _, end = full.partition(_A)
+    prefix = before[len(prompt) :] if before.startswith(prompt) else ""
+    return prefix, end
+
+
+def special_ids(tokenizer, ids: Sequence[int]) -> list[int]:
+    """The ids among ``ids`` that are special (or added) tokens, in order, without repeats."""
+    special = set(tokenizer.all_special_ids)
+    special |= {i for i, t in getattr(tokenizer, "added_tokens_decoder", {}).items() if t.special}
+    return list(dict.fromkeys(i for i in ids if i in special))
+
+
+def turn_end_ids(tokenizer, system_prompt: str = "") -> list[int]:
+    """Stop ids of the chat template's turn end (its special tokens); [] without a template."""
+    if not getattr(tokenizer, "chat_template", None):
+        return []
+    _, end = chat_turn(tokenizer, system_prompt)
+    return special_ids(tokenizer, tokenizer(end, add_special_tokens=False)["input_ids"])
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether a chat prompt starts with BOS: the tokenizer has one, unless its config says
+    ``add_bos_token: false`` (e.g. Phi-3's, whose template writes no BOS either)."""
+    if tokenizer.bos_token_id is None:
+        return False
+    return getattr(tokenizer, "init_kwargs", {}).get("add_bos_token") is not False
 
 
 @dataclass
@@ -60,10 +130,16 @@ class Encoded:
 class Formatter:
     """Prompt template + tokenizer + max length: everything that decides the token ids."""
 
-    def __init__(self, tokenizer, template: str = "qa-tags", max_length: int = 512):
-        if template != "chat" and template not in TEMPLATES:
+    def __init__(
+        self,
+        tokenizer,
+        template: str = "qa-tags",
+        max_length: int = 512,
+        system_prompt: str = "",
+    ):
+        if template not in CHAT and template not in TEMPLATES:
             raise ObliviateError(
-                f"template {template!r} is unknown; accepted: chat, {', '.join(TEMPLATES)}"
+                f"template {template!r} is unknown; accepted: chat, auto, {', '.join(TEMPLATES)}"
             )
         if template == "chat" and not getattr(tokenizer, "chat_template", None):
             raise ObliviateError("model.template=chat but the tokenizer has no chat template")
@@ -72,27 +148,56 @@ class Formatter:
         if tokenizer.eos_token_id is not None and tokenizer.pad_token_id == tokenizer.eos_token_id:
             raise ObliviateError("pad token equals EOS: attention and labels would hide EOS")
         self.tok = tokenizer
-        self.template = template
+        self.template = template  # as asked for (``auto`` stays ``auto`` for other tokenizers)
+        self.kind = resolve_template(tokenizer, template)
         self.max_length = max_length
+        self.system_prompt = system_prompt
         self.bos_id = tokenizer.bos_token_id
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id
+        self.answer_prefix, self.turn_end = "", ""
+        self.stop_ids: list[int] = []  # generation stops here besides EOS (the turn end)
+        if self.kind == "chat":
+            self.answer_prefix, self.turn_end = chat_turn(tokenizer, system_prompt)
+            self.stop_ids = special_ids(tokenizer, self._ids(self.turn_end))
+        self._chat_bos = adds_bos(tokenizer)
+
+    @property
+    def is_chat(self) -> bool:
+        return self.kind == "chat"
+
+    def messages(self, user: str) -> list[dict[str, str]]:
+        """The one-turn conversation of a prompt (with ``system_prompt`` when set)."""
+        head = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return [*head, {"role": "user", "content": user}]
+
+    def conversation_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        """A chat conversation with the generation prompt, tokenised, BOS once (F4)."""
+        return self._chat_bos_once(self._ids(render_chat(self.tok, messages, True)))
+
+    def _chat_bos_once(self, ids: list[int]) -> list[int]:
+        if self._chat_bos and (not ids or ids[0] != self.bos_id):
+            return [self.bos_id, *ids]
+        return ids
 
     # ---- strings -------------------------------------------------------------------------
     def prompt_text(self, question: str, prefix: str = "") -> str:
         """The prompt string for a question (``prefix`` is prepended to the user message)."""
-        if self.template == "chat":
-            messages = [{"role": "user", "content": prefix + question}]
-            return self.tok.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        fmt, _ = TEMPLATES[self.template]
+        if self.is_chat:
+            return render_chat(self.tok, self.messages(prefix + question), True)
+        fmt, _ = TEMPLATES[self.kind]
         return fmt.format(q=prefix + question) if fmt else prefix + question
 
     def answer_text(self, answer: str) -> str:
-        if self.template == "chat":
-            return answer
-        return TEMPLATES[self.template][1] + answer
+        if self.is_chat:
+            return self.answer_prefix + answer
+        return TEMPLATES[self.kind][1] + answer
+
+    def answer_end(self) -> list[int]:
+        """The labelled ids that close an answer: the turn end (chat), else EOS (F3)."""
+        if self.is_chat and self.turn_end:
+            return self._ids(self.turn_end)
+        return [self.eos_id] if self.eos_id is not None else []
 
     # ---- ids -----------------------------------------------------------------------------
     def _ids(self, text: str) -> list[int]:
@@ -101,6 +206,8 @@ class Formatter:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
     def _with_bos(self, ids: list[int]) -> list[int]:
+        if self.is_chat:
+            return self._chat_bos_once(ids)
         if self.bos_id is not None and (not ids or ids[0] != self.bos_id):
             return [self.bos_id, *ids]
         return ids
@@ -122,16 +229,18 @@ class Formatter:
         return head + ids[len(ids) - (limit - len(head)) :]
 
     def encode_pair(self, question: str, answer: str, prefix: str = "") -> Encoded:
-        """[BOS] + prompt + answer + [EOS], labels on answer and EOS only (F1-F4, F7)."""
+        """[BOS] + prompt + answer + end, labels on answer and end only (F1-F4, F7); end = EOS,
+        or the chat template's turn end."""
         prompt = self._with_bos(self._ids(self.prompt_text(question, prefix)))
-        answer_ids = self._ids(self.answer_text(answer))
-        if self.eos_id is not None and (not answer_ids or answer_ids[-1] != self.eos_id):
-            answer_ids.append(self.eos_id)
-        if len(prompt) > self.max_length - 2:
-            prompt = self._cut_prompt(prompt, self.max_length - 2)
+        body = self._ids(self.answer_text(answer))
+        end = self.answer_end()
+        if end and body[-len(end) :] == end:
+            body = body[: -len(end)]
+        keep = max(2, len(end) + 1)  # the prompt leaves room for one answer token + the end
+        if len(prompt) > self.max_length - keep:
+            prompt = self._cut_prompt(prompt, self.max_length - keep)
         room = self.max_length - len(prompt)
-        if len(answer_ids) > room:
-            answer_ids = answer_ids[: room - 1] + answer_ids[-1:]
+        answer_ids = body[: max(0, room - len(end))] + end
         return Encoded(prompt + answer_ids, [IGNORE_INDEX] * len(prompt) + answer_ids)
 
     def encode_text(self, text: str, prefix: str = "") -> Encoded:

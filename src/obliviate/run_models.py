@@ -25,7 +25,7 @@ class RunModels:
 
     def formatter(self, tokenizer: Any) -> Formatter:
         m = self.rd.cfg.model
-        return Formatter(tokenizer, m.template, m.max_length)
+        return Formatter(tokenizer, m.template, m.max_length, m.system_prompt)
 
     def base_src(self) -> str:
         """Where the base model comes from (recorded as the base of a fine-tune adapter)."""

@@ -108,7 +108,7 @@ class LocalBackend(Backend):
     and is completed by :meth:`_generate`."""
 
     tok: Any
-    template: str = "qa-tags"
+    template: str = "auto"
     max_length: int = 2048
 
     @cached_property

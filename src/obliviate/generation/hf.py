@@ -1,7 +1,9 @@
 """A local transformers model as a generation backend (any hub id or path, or a run's model).
 
 :func:`generate` is the one HF decoding loop (evaluation, data generation, AltPO): prompts in
-length-sorted batches, left padding, KV cache (``model.generate``), stop on EOS and the stop ids,
+length-sorted batches, left padding, KV cache (``model.generate``), stop on :func:`stop_token_ids`
+(the model's ``generation_config`` stop list, the tokenizer's EOS, the chat template's turn end)
+and the given stop ids,
 only the new tokens decoded (special tokens skipped, stripped); greedy unless sampling arguments
 are given. Errors propagate: a failed generation is never turned into an empty string that
 would look like forgetting (SPEC 6.0 "fixed").
@@ -20,11 +22,23 @@ from typing import Any
 
 import torch
 
-from ..formatting import collate_left
+from ..formatting import collate_left, turn_end_ids
 from ..models.batches import batches, eval_mode
 from ..models.loading import load_pretrained
 from .backend import LocalBackend
 from .sampling import Sampling
+
+
+def stop_token_ids(model: torch.nn.Module, tokenizer: Any, extra: Sequence[int] = ()) -> list[int]:
+    """Every id that ends a generation: ``generation_config.eos_token_id`` (an int or a list: the
+    model's own stop list, e.g. Llama-3's ``<|end_of_text|>``, ``<|eom_id|>``, ``<|eot_id|>``),
+    the tokenizer's EOS, the special tokens of the chat template's turn end (Phi-3's
+    ``<|end|>``, Gemma-2's ``<end_of_turn>``), then ``extra``; in that order, without repeats."""
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    ids = list(eos) if isinstance(eos, list | tuple) else [eos]
+    ids += [tokenizer.eos_token_id, *turn_end_ids(tokenizer), *extra]
+    return list(dict.fromkeys(int(i) for i in ids if i is not None))
 
 
 def generate(
@@ -42,7 +56,7 @@ def generate(
     ``sampling``: extra ``model.generate`` arguments replacing greedy decoding (e.g.
     ``{"do_sample": True, "temperature": 0.7, "top_p": 0.9}``).
     """
-    eos = [e for e in (tokenizer.eos_token_id, *(stop_ids or [])) if e is not None]
+    eos = stop_token_ids(model, tokenizer, stop_ids or ())
     out: list[str] = [""] * len(prompts)
     collate = lambda chunk: collate_left(chunk, tokenizer.pad_token_id)  # noqa: E731
     with eval_mode(model):
@@ -83,7 +97,7 @@ class HFBackend(LocalBackend):
         model: torch.nn.Module,
         tokenizer: Any,
         name: str = "",
-        template: str = "qa-tags",
+        template: str = "auto",
         batch_size: int = 16,
         max_length: int | None = None,
         device: torch.device | str = "cpu",

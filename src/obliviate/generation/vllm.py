@@ -3,7 +3,8 @@
 
 Token-id prompts go to ``LLM.generate([{"prompt_token_ids": ids}, ...])`` with
 ``SamplingParams(n, temperature, top_p, top_k (-1 = off), max_tokens, stop, stop_token_ids =
-EOS + stop ids, seed, skip_special_tokens=True)``; completions are stripped, as in :mod:`.hf`.
+EOS + the chat template's turn end + stop ids, seed, skip_special_tokens=True)``; completions
+are stripped, as in :mod:`.hf`.
 Conversations become prompt ids exactly as for the HF backend (:mod:`.prompts`), so both
 backends see the same prompt.
 """
@@ -14,6 +15,7 @@ import importlib.util
 from typing import Any
 
 from ..errors import ObliviateError
+from ..formatting import turn_end_ids
 from .backend import LocalBackend
 from .sampling import Sampling
 
@@ -53,7 +55,8 @@ class VLLMBackend(LocalBackend):
     def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[list[str]]:
         from vllm import SamplingParams
 
-        stop_ids = [e for e in (self.tok.eos_token_id, *sampling.stop_ids) if e is not None]
+        ends = (self.tok.eos_token_id, *turn_end_ids(self.tok), *sampling.stop_ids)
+        stop_ids = list(dict.fromkeys(e for e in ends if e is not None))
         params = SamplingParams(
             n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
             top_k=sampling.top_k if sampling.top_k > 0 else -1, max_tokens=sampling.max_tokens,

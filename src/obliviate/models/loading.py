@@ -16,6 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from ..config import section, validator
 from ..errors import ObliviateError, did_you_mean
+from .presets import PRESETS, checkpoint, preset_file
 from .tiny import TINY_PRESETS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -25,10 +26,13 @@ PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<pad>", "[PAD]", "<|pad|>")
 @section("model")
 @dataclass
 class ModelConfig:
-    name_or_path: str = "tiny"  # hub id, local path, or "tiny"
+    name_or_path: str = "tiny"  # hub id, local path, "tiny", or a preset (models.presets)
     tiny_preset: str = "tiny"  # size preset when name_or_path == "tiny"
     tokenizer_vocab: int = 2048  # BPE vocabulary of the tiny model's tokenizer
-    template: str = "qa-tags"  # prompt family (formatting.TEMPLATES) or "chat"
+    # prompt family (formatting.TEMPLATES), "chat", or "auto": the tokenizer's chat template
+    # when it has one, else qa-tags
+    template: str = "auto"
+    system_prompt: str = ""  # chat templates: a system message before every prompt ("": none)
     max_length: int = 128
     dtype: str = "float32"
     trust_remote_code: bool = False
@@ -42,6 +46,17 @@ def _check_model(cfg: Any) -> None:
             f"model.tiny_preset={m.tiny_preset!r} is unknown; "
             f"{did_you_mean(m.tiny_preset, list(TINY_PRESETS))}"
         )
+    if m.name_or_path in PRESETS:
+        preset_file(PRESETS[m.name_or_path])  # a clear error with the install command
+
+
+def resolve_source(name_or_path: str | Path) -> str:
+    """What the Auto classes load for ``model.name_or_path``: a preset's cached safetensors
+    checkpoint (converted on first use, :mod:`.presets`), else the hub id or path itself."""
+    src = str(name_or_path)
+    if src in PRESETS:
+        return str(checkpoint(src))
+    return src
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -79,8 +94,9 @@ def ensure_pad(tokenizer, model: PreTrainedModel | None = None) -> None:
 def load_pretrained(
     name_or_path: str | Path, dtype: str = "float32", trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, object]:
-    """Load a causal LM and its tokenizer with the Auto classes (hub id or local directory)."""
-    src = str(name_or_path)
+    """Load a causal LM and its tokenizer with the Auto classes (hub id, local directory or a
+    preset of :mod:`.presets`)."""
+    src = resolve_source(name_or_path)
     local = Path(src).expanduser()
     if (src.startswith((".", "/", "~")) or os.sep in src and local.exists()) and not local.is_dir():
         raise ObliviateError(f"model path {src} does not exist")

@@ -1,8 +1,9 @@
 """Parameter scopes: which parameters train; everything else stays bit-for-bit unchanged (SPEC 4).
 
 - ``full``: every parameter.
-- ``layers a-b``: RWKU ``train_layers``: a parameter trains iff its name contains ``layers.{i}.``
-  with i in range(a, b), end exclusive (``0-4`` trains 0..3); embeddings, final norm, lm_head frozen.
+- ``layers a-b``: RWKU ``train_layers``: a parameter trains iff it belongs to block i (named
+  ``layers.{i}.``, GPT-2's ``h.{i}.`` or ``blocks.{i}.``) with i in range(a, b), end exclusive
+  (``0-4`` trains 0..3); embeddings, final norm, lm_head frozen.
 - ``lora``: peft LoRA. On a plain model a *fresh* adapter is attached (ReLearn's r=32 adapter on
   the merged target, RWKU); on a model that already carries an adapter (a target saved with
   ``finetune.merge=false``) that adapter is *continued* (KnowUnDo). Named presets
@@ -37,6 +38,9 @@ from ..config import validator
 from ..errors import ObliviateError, did_you_mean
 
 SCOPES = ("full", "lora", "layers", "region")
+# a decoder block's parameters: ``layers.N.`` (Llama, Qwen2, Phi-3, Gemma-2), ``h.N.`` (GPT-2,
+# GPT-J, Falcon, Bloom), ``blocks.N.`` (MPT and others), after a dot or at the start
+LAYER_NAME = re.compile(r"(?:^|\.)(?:layers|h|blocks)\.(\d+)\.")
 PEFT_PREFIX = "base_model.model."
 ADAPTER_SUFFIX = "_lora"  # models/<role>_lora holds the adapter of a merged LoRA model
 ADAPTER_NAME = "default"
@@ -191,7 +195,8 @@ def apply_scope(
 ) -> int:
     """Set ``requires_grad`` for the in-place scopes; returns the number of trainable parameters.
 
-    ``full``: every parameter; ``layers``: parameters named ``layers.{i}.`` for i in the range;
+    ``full``: every parameter; ``layers``: parameters of block i for i in the range (named
+    ``layers.{i}.``, ``h.{i}.`` or ``blocks.{i}.``, :data:`LAYER_NAME`);
     ``region``: the parameters selected by ``region`` (see :func:`match_region`).
     LoRA changes the model's structure: use :func:`scope_model`.
     """
@@ -200,7 +205,7 @@ def apply_scope(
             p.requires_grad_(True)
     elif scope == "layers":
         keep = parse_layer_range(layers)
-        pattern = re.compile(r"layers\.(\d+)\.")
+        pattern = LAYER_NAME
         n_layers = getattr(model.config, "num_hidden_layers", None)
         if n_layers is not None and keep.stop > n_layers:
             raise ObliviateError(f"layers={layers!r} exceeds the model's {n_layers} layers")
