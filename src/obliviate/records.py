@@ -98,11 +98,10 @@ def record_from_dict(data: dict[str, Any], where: str = "record") -> Record:
 
 @dataclass
 class EvalSet:
-    """A named evaluation set: its records and the metric names the suite computes on it."""
+    """A named evaluation set and its records."""
 
     name: str
     records: list[Record]
-    metrics: tuple[str, ...] = ()
 
 
 @dataclass
