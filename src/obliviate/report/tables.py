@@ -1,4 +1,9 @@
-"""Markdown tables from run directories: rows target / retain / unlearned, the suite's columns."""
+"""Markdown tables from run directories: rows target / retain / unlearned, the suite's columns.
+
+Empty and degenerate generations are never forgetting: a forget set's ``empty_rate`` and
+``degenerate_rate`` are shown beside the suite's columns, and where their sum reaches
+:data:`FLAG_RATE` the model's scores on that set are marked † and named under the table as not
+evidence of forgetting (the numbers themselves stay the paper's)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Any
 from ..errors import ObliviateError
 from ..io import write_atomic
 
+FLAG_RATE = 0.1  # empty + degenerate share from which a set's scores are marked
+RATES = ("empty_rate", "degenerate_rate")
 ROLE_LABELS = {"target": "target (fine-tuned)", "retain": "retain (gold)", "unlearned": "unlearned"}
 
 
@@ -37,16 +44,73 @@ def column_labels(benchmark: str) -> dict[str, str]:
     return dict(getattr(get_suite(BENCHMARKS[benchmark].suite), "labels", {}))
 
 
+def degenerate_sets(metrics: dict[str, Any]) -> dict[str, float]:
+    """Set -> empty_rate + degenerate_rate, for the sets where it reaches :data:`FLAG_RATE`."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name, _, metric = key.rpartition("/")
+        if metric == "empty_rate" and isinstance(value, int | float):
+            rate = float(value) + float(metrics.get(f"{name}/degenerate_rate") or 0.0)
+            if rate >= FLAG_RATE:
+                out[name] = rate
+    return out
+
+
+def _column_set(column: str, flagged: dict[str, float]) -> str | None:
+    """The flagged set a column reads (``forget/rouge_l_recall`` -> forget; RWKU's ``forget_fb``
+    is its set; ``forget_all`` pools ``forget_*``)."""
+    name = column.split("/")[0]
+    if name in flagged:
+        return name
+    if name.endswith("_all"):
+        return next((s for s in flagged if s.startswith(name[:-3])), None)
+    return None
+
+
+def rate_columns(rows: list[tuple[str, dict[str, Any]]], columns: list[str]) -> list[str]:
+    """``<set>/empty_rate`` and ``<set>/degenerate_rate`` of the forget sets any row has."""
+    sets = dict.fromkeys(
+        k.rpartition("/")[0] for _, m in rows for k in m if k.rpartition("/")[2] in RATES
+    )
+    return [f"{s}/{r}" for s in sets if s.startswith("forget") for r in RATES
+            if f"{s}/{r}" not in columns]  # fmt: skip
+
+
 def markdown_table(
     rows: list[tuple[str, dict[str, Any]]],
     columns: list[str],
     labels: dict[str, str] | None = None,
 ) -> str:
+    """The table; a forget score of a set with empty/degenerate answers is marked †."""
     head = "| model | " + " | ".join((labels or {}).get(c, c) for c in columns) + " |"
     sep = "|---|" + "---|" * len(columns)
-    body = ["| " + label + " | " + " | ".join(_fmt(m.get(c)) for c in columns) + " |"
-            for label, m in rows]  # fmt: skip
+    body = []
+    for label, m in rows:
+        flagged = degenerate_sets(m)
+        cells = []
+        for c in columns:
+            mark = c.startswith("forget") and c.rpartition("/")[2] not in RATES
+            cells.append(_fmt(m.get(c)) + (" †" if mark and _column_set(c, flagged) else ""))
+        body.append("| " + label + " | " + " | ".join(cells) + " |")
     return "\n".join([head, sep, *body])
+
+
+def flag_notes(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One line per model whose forget answers are empty or degenerate (:data:`FLAG_RATE`)."""
+    notes = []
+    for label, m in rows:
+        flagged = {s: r for s, r in degenerate_sets(m).items() if s.startswith("forget")}
+        if flagged:
+            parts = ", ".join(
+                f"{s} empty_rate {_fmt(m.get(f'{s}/empty_rate'))}, degenerate_rate "
+                f"{_fmt(m.get(f'{s}/degenerate_rate'))}"
+                for s in flagged
+            )
+            notes.append(
+                f"† {label}: {parts}: its forget scores there are not evidence of forgetting "
+                "(empty or degenerate answers score low without showing the knowledge is gone)."
+            )
+    return notes
 
 
 def load_metrics(run_dir: Path) -> dict[str, Any]:
@@ -78,7 +142,10 @@ def render_report(run_dirs: list[Path]) -> str:
         rows += [(f"{m['method']} ({d.name})", m["models"]["unlearned"])
                  for d, m in all_metrics if "unlearned" in m["models"]]  # fmt: skip
         title = f"# {benchmark}: {len(all_metrics)} runs"
+    columns += rate_columns(rows, columns)
     lines = [title, "", markdown_table(rows, columns, column_labels(benchmark)), ""]
+    if notes := flag_notes(rows):
+        lines += [*notes, ""]
     timings = all_metrics[0][1].get("timings")
     if len(all_metrics) == 1 and timings:
         lines += ["Stage timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()), ""]

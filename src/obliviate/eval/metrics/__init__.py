@@ -12,7 +12,7 @@ tasks are not a metric: they are chosen with ``eval.lm_eval.tasks`` (keys
 
 from __future__ import annotations
 
-from . import kfr_krr, knowundo, linguistic, memorisation, meow, mia, rouge, tofu
+from . import degeneration, kfr_krr, knowundo, linguistic, memorisation, meow, mia, rouge, tofu
 from .spec import Generated, MetricSpec, ScoredItem, nan_unless
 
 MetricInfo = MetricSpec  # the registry's former name
@@ -58,6 +58,21 @@ _ENTRIES: tuple[MetricSpec, ...] = (
         "ROUGE-L recall = LCS(gen, gt) / |gt tokens| (rouge_score, stemmed)",
         "TOFU; OU eval_rouge_recall (SPEC 6.1)",
         "generation", rouge.rouge_scores, _rouge("rougeL_recall"), default=True, mean=True,
+    ),
+    MetricSpec(
+        "empty_rate",
+        "share of greedy answers that are empty after stripping (never evidence of forgetting)",
+        "obliviate (issue 13); RWKU flags empties as NOANSWER",
+        "generation", degeneration.empty_flag, lambda g: degeneration.empty_flag(g.gen),
+        default=True, mean=True,
+    ),
+    MetricSpec(
+        "degenerate_rate",
+        "share of non-empty answers that are non-text (< 50% letters/digits) or repeated-token "
+        "(a token 4x in a row, or >= 8 tokens with distinct/total <= 0.25)",
+        "obliviate (issue 13)",
+        "generation", degeneration.degenerate_flag, lambda g: degeneration.degenerate_flag(g.gen),
+        default=True, mean=True,
     ),
     MetricSpec(
         "rouge1_recall",

@@ -6,7 +6,8 @@
   and end-of-turn; score = RWKU's ROUGE-L recall (pltrdy ``rouge==1.0.1`` port,
   ``metrics.rouge.rwku_rouge_l_recall``) against the answer. An empty generation is reported
   as such (``empty: true`` in its row, the set's ``empty_rate``) and left out of the ROUGE mean,
-  never scored as perfect forgetting (RWKU turns it into "NOANSWER" = recall 0; SPEC 8 #28).
+  never scored as perfect forgetting (RWKU turns it into "NOANSWER" = recall 0; SPEC 8 #28);
+  ``degenerate_rate`` flags non-text and repeated-token answers (``metrics.degeneration``).
 - MIA (``mia_forget``, ``mia_retain``): the raw text after one BOS, every token scored (no EOS);
   per text ll = −NLL_mean; ``loss`` = ll, ``zlib`` = ll / len(zlib(text)), ``mink20`` = Min-K%++
   at k = 0.2 (RWKU's stored key), ``mink`` = Min-K% at 0.2. The paper's FM / RM = 100·mean NLL on
@@ -31,7 +32,7 @@ from ...benchmarks.rwku import probe_prompt
 from ...errors import ObliviateError
 from ...formatting import IGNORE_INDEX, Encoded
 from ...records import BenchmarkData, Passage, QAItem
-from ..metrics import mia, select
+from ..metrics import degeneration, mia, select
 from ..metrics.rouge import rwku_rouge_l_recall
 from ..scoring import score
 from .base import (
@@ -127,6 +128,7 @@ def evaluate_probes(
             "answer": rec.answer,
             "generation": out,
             "empty": i not in by_index,
+            "degenerate": degeneration.is_degenerate(out),
         }
         result.items.append(generation_metrics(out, rec.answer, extra) | row)
         result.items[-1]["rouge_l_recall"] = by_index.get(i)
@@ -135,6 +137,7 @@ def evaluate_probes(
         finish_set(result, records, ctx, extra, outputs, [], forget_like)
     result.metrics["rouge_l_recall"] = per_target_mean(result.items, "rouge_l_recall")  # type: ignore[assignment]
     result.metrics["empty_rate"] = float(np.mean([r["empty"] for r in result.items]))
+    result.metrics["degenerate_rate"] = float(np.mean([r["degenerate"] for r in result.items]))
     return result
 
 
