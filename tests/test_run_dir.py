@@ -79,7 +79,10 @@ HASHES = {"tokenizer": "18fb4444e98ceaad", "target": "b3c2b16878bbbe0d",
 
 @pytest.mark.parametrize("model", list(BEFORE))
 def test_fingerprints_are_the_pre_refactor_values(tmp_path, model):
-    rd = RunDir(_cfg(tmp_path, "run.name=fp", f"model.name_or_path={model}"))
+    # model.template's default became auto (issue 13): on a hub model that is a different prompt
+    # (its chat template), so the old fingerprints are those of the old setting, qa-tags
+    old = [] if model == "tiny" else ["model.template=qa-tags"]
+    rd = RunDir(_cfg(tmp_path, "run.name=fp", f"model.name_or_path={model}", *old))
     got = {"base": rd.fp_base(), "target": rd.fp_finetune("target"),
            "retain": rd.fp_finetune("retain"), "unlearn": rd.fp_unlearn(),
            "eval_unlearned": rd.fp_eval("unlearned")}  # fmt: skip

@@ -160,7 +160,12 @@ class RunDir:
         enters no fingerprint: what it selects enters through :meth:`RunData.hash`, so settings
         that change only the forget corpus (e.g. RWKU's ``corpus``) keep the fine-tuned models."""
         data = [self.data.hash("tokenizer")] if self.is_tiny else []
-        return fingerprint("base", to_dict(self.cfg)["model"], self.cfg.run.seed, *data)
+        model = to_dict(self.cfg)["model"]
+        if not model.get("system_prompt"):  # keys added later, at values that change nothing,
+            model.pop("system_prompt", None)  # keep earlier run dirs reusable
+        if self.is_tiny and model.get("template") == "auto":
+            model["template"] = "qa-tags"  # the tiny tokenizer has no chat template
+        return fingerprint("base", model, self.cfg.run.seed, *data)
 
     def fp_finetune(self, role: str) -> str:
         ft = to_dict(self.cfg)["finetune"]
