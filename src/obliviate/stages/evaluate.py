@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .. import distributed
 from ..benchmarks import BENCHMARKS
 from ..config import Config
 from ..errors import ObliviateError
@@ -87,11 +88,8 @@ def stage_eval(
             results, metrics, values = evaluate_model(
                 rd, models, role, model, tok, retain_vals, chat=chat
             )
-            if role == "retain":
-                write_json(out_dir / RETAIN_VALUES, values)
-            for name, res in results.items():
-                write_jsonl(out_dir / f"{name}.jsonl", res.items)
-            write_json(out_dir / "metrics.json", metrics)
+            distributed.on_main(_write_eval, out_dir, results, metrics,
+                                values if role == "retain" else None)  # fmt: skip
             seconds = round(time.perf_counter() - t0, 3)
             rd.timings[f"eval_{role}"] = seconds
             rd.finish(f"eval_{role}", fp, {"seconds": seconds})
@@ -101,6 +99,17 @@ def stage_eval(
         if role in roles:
             per_model[role] = metrics
     return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
+
+
+def _write_eval(out_dir, results, metrics, values) -> None:
+    """Rank 0's eval files: per-set rows, metrics, the retain values, the per-rank item counts
+    of every sharded pass (``shards.json``)."""
+    if values is not None:
+        write_json(out_dir / RETAIN_VALUES, values)
+    for name, res in results.items():
+        write_jsonl(out_dir / f"{name}.jsonl", res.items)
+    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "shards.json", distributed.SHARD_LOG)
 
 
 def evaluate_model(
@@ -129,9 +138,14 @@ def evaluate_model(
         method = get_method_class(cfg.unlearn.method)(dict(cfg.unlearn.params))
         method.prepare_eval(data)
         ctx.prefix = method.eval_prefix
+    distributed.SHARD_LOG.clear()  # the sharded passes of this model's evaluation
+    # every rank runs the suite (its model passes are sharded and gathered back in order);
+    # the metrics are computed once, on rank 0 (the other ranks return none)
     results = suite.evaluate(data, ctx, list(ec.sets) or None)
     values = suite.retain_values(results) if role == "retain" else None
+    if not distributed.is_main():
+        return results, {}, values
     metrics = suite.aggregate(results, values if role == "retain" else retain_vals)
-    if ec.lm_eval.tasks:
+    if ec.lm_eval.tasks:  # the harness runs its own loop: on rank 0, the whole task
         metrics |= run_lm_eval(model, tok, ec.lm_eval, device)
     return results, metrics, values
