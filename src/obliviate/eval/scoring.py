@@ -86,10 +86,13 @@ def score(
     (:func:`obliviate.distributed.sharded`); every rank must call it.
     """
 
+    def collate(b: list[Encoded]) -> dict[str, torch.Tensor]:
+        return collate_right(b, pad_id)
+
     def local(items: list[Encoded]) -> list[ItemStats]:
         out: list[ItemStats | None] = [None] * len(items)
         with eval_mode(model):
-            for idx, batch in batches(items, batch_size, lambda b: collate_right(b, pad_id), device):
+            for idx, batch in batches(items, batch_size, collate, device):
                 _score_batch(model, batch, idx, dist_stats, out)
         return out  # type: ignore[return-value]
 
