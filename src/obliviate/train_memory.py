@@ -81,13 +81,21 @@ def checkpointing(model: torch.nn.Module, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    if not hasattr(model, "gradient_checkpointing_enable"):
+    enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
+    disable = getattr(model, "activation_checkpointing_disable", None)
+    if enable is None:
+        enable = getattr(model, "gradient_checkpointing_enable", None)
+        disable = getattr(model, "gradient_checkpointing_disable", None)
+        kwargs = {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+    else:
+        kwargs = {"activation_checkpointing_kwargs": {"use_reentrant": False}}
+    if enable is None or disable is None:
         raise ObliviateError(
             f"train.gradient_checkpointing=true: {type(model).__name__} is not a transformers "
-            "model (no gradient_checkpointing_enable)"
+            "model (no activation_checkpointing_enable)"
         )
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    enable(**kwargs)
     try:
         yield
     finally:
-        model.gradient_checkpointing_disable()
+        disable()
