@@ -206,7 +206,9 @@ class RunDir:
     def fp_eval(self, role: str) -> str:
         """The model's fingerprint, the eval config (+ ``generate`` when an LLM extracts
         KFR/KRR entities) and the evaluation sets."""
-        ecfg = to_dict(self.cfg)["eval"]
+        ecfg = {
+            k: v for k, v in to_dict(self.cfg)["eval"].items() if not k.startswith("vllm_")
+        }  # engine placement: the same generations
         if self.cfg.eval.kfr_krr.entity_extractor == "llm":  # the LLM that extracts entities
             ecfg["generate"] = to_dict(self.cfg)["generate"]
         return fingerprint("eval", self.fp_model(role), ecfg, self.data.hash("eval"))

@@ -99,3 +99,13 @@ def checkpointing(model: torch.nn.Module, enabled: bool) -> Iterator[None]:
         yield
     finally:
         disable()
+
+
+def configure_engine(acc: Accelerator, batch_size: int, grad_accum: int) -> None:
+    """DeepSpeed reads the micro-batch and the accumulation from its own config; ``prepare``
+    without a dataloader cannot fill ``auto`` values (not yet verified on a GPU)."""
+    if acc.distributed_type == DistributedType.DEEPSPEED:
+        ds = acc.state.deepspeed_plugin.deepspeed_config
+        ds["train_micro_batch_size_per_gpu"] = batch_size
+        ds["gradient_accumulation_steps"] = grad_accum
+        ds["train_batch_size"] = batch_size * grad_accum * acc.num_processes

@@ -34,6 +34,7 @@ from .formatting import Encoded, collate_right
 from .train_memory import (
     check_mixed_precision,
     checkpointing,
+    configure_engine,
     fp32_masters,
     make_accelerator,
     sharded_engine,
@@ -204,6 +205,7 @@ def train(
         raise RuntimeError("no trainable parameters in scope")
     optimizer = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     with checkpointing(model, tcfg.gradient_checkpointing):
+        configure_engine(acc, tcfg.batch_size, tcfg.grad_accum)
         wrapped, optimizer = acc.prepare(model, optimizer)
         world, rank = acc.num_processes, acc.process_index
         plan = plan_steps(len(forget), tcfg.batch_size, world, tcfg.grad_accum, tcfg.epochs,

@@ -18,6 +18,7 @@ from ..eval.suites.base import EvalContext
 from ..eval.suites.tofu import read_retain_truth_ratios
 from ..generate.backend import Backend
 from ..generate.store import ModelSource, make_backend
+from ..generation.vllm import VLLMBackend, engine_kwargs
 from ..io import read_json, write_json, write_jsonl
 from ..methods import get_method_class
 from ..run_dir import MODEL_ROLES, RETAIN_VALUES, RunDir
@@ -101,6 +102,15 @@ def stage_eval(
     return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
 
 
+def _generator(ec: Any, model, tok, device, model_dir: str, dtype: str):
+    """``eval.backend``: HF on the in-memory model, or a vLLM engine on the saved model with the
+    ``eval.vllm_*`` settings (an adapter run through vLLM's LoRA support)."""
+    if ec.backend != "vllm":
+        return make_generator(ec.backend, model, tok, ec.batch_size, device, model_dir, dtype)
+    name, kw = engine_kwargs(ec, model_dir)
+    return VLLMBackend(name, dtype, tok, setting="eval.backend", seed=0, **kw)
+
+
 def _write_eval(out_dir, results, metrics, values) -> None:
     """Rank 0's eval files: per-set rows, metrics, the retain values, the per-rank item counts
     of every sharded pass (``shards.json``)."""
@@ -130,8 +140,7 @@ def evaluate_model(
     ctx = EvalContext(
         model, tok, models.formatter(tok), ec.batch_size, ec.max_new_tokens, device,
         config=ec,
-        generator=make_generator(ec.backend, model, tok, ec.batch_size, device,
-                                 str(rd.model_dir(role)), cfg.model.dtype),
+        generator=_generator(ec, model, tok, device, str(rd.model_dir(role)), cfg.model.dtype),
         load_model=models.load_any, role=role, chat=chat or run_chat(rd, models),
     )  # fmt: skip
     if role == "unlearned":  # in-context methods prompt the unlearned model
