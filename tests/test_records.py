@@ -66,22 +66,31 @@ def test_unknown_fields_are_reported_alphabetically_first() -> None:
                           "zzz": 1, "aaa": 2})  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="record_from_dict checks the type of plain `str` fields only: an mc answer given as "
-    "a string or a perturbed_answers string (iterated per character downstream) is accepted",
-)
-def test_non_string_field_types_are_checked_too() -> None:
-    for data in (
-        {"type": "mc", "question": "q", "choices": ["a", "b"], "answer": "1"},
-        {"type": "qa", "question": "q", "answer": "a", "perturbed_answers": "Bergen"},
-    ):
-        try:
-            record_from_dict(data, "f.jsonl:1")
-        except ObliviateError:
-            continue
-        raise AssertionError(f"accepted {data}")
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "mc", "question": "q", "choices": ["a", "b"], "answer": "1"},
+         "f.jsonl:1: field 'answer' must be an integer, got str"),
+        ({"type": "mc", "question": "q", "choices": ["a", "b"], "answer": True},
+         "f.jsonl:1: field 'answer' must be an integer, got bool"),
+        ({"type": "qa", "question": "q", "answer": "a", "perturbed_answers": "Bergen"},
+         "f.jsonl:1: field 'perturbed_answers' must be a list of strings, got str"),
+        ({"type": "qa", "question": "q", "answer": "a", "level": "2"},
+         "f.jsonl:1: field 'level' must be an integer or null, got str"),
+        ({"type": "passage", "text": "t", "meta": []},
+         "f.jsonl:1: field 'meta' must be an object, got list"),
+    ],
+)  # fmt: skip
+def test_non_string_field_types_are_checked_too(data: dict, message: str) -> None:
+    with pytest.raises(ObliviateError) as err:
+        record_from_dict(data, "f.jsonl:1")
+    assert str(err.value) == message
+
+
+def test_optional_fields_accept_null_and_their_type() -> None:
+    rec = record_from_dict({"type": "qa", "question": "q", "answer": "a", "level": None,
+                            "paraphrased_answer": None, "perturbed_answers": ["x"]})  # fmt: skip
+    assert rec.level is None and rec.perturbed_answers == ["x"]
 
 
 def _expected_hash(*pools: list[str]) -> str:

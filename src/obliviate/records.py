@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from .errors import ObliviateError
+
 
 @dataclass
 class QAItem:
@@ -70,10 +72,28 @@ Record = QAItem | Passage | MCItem
 _TYPES: dict[str, type] = {"qa": QAItem, "passage": Passage, "mc": MCItem}
 
 
-def record_from_dict(data: dict[str, Any], where: str = "record") -> Record:
-    """Rebuild a record written by ``to_dict``; ``where`` names the file and line for errors."""
-    from .errors import ObliviateError
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+# a record field's annotation -> (check, what the error calls it)
+_FIELD_TYPES: dict[str, tuple[Any, str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "int": (_is_int, "an integer"),
+    "int | None": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "list[str]": (_is_str_list, "a list of strings"),
+    "dict[str, Any]": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def record_from_dict(data: dict[str, Any], where: str = "record") -> Record:
+    """Rebuild a record written by ``to_dict``; ``where`` names the file and line for errors
+    (an unknown type or field, a missing required field, a value of the wrong type)."""
     kind = data.get("type")
     if kind not in _TYPES:
         raise ObliviateError(f"{where}: field 'type' is {kind!r}; accepted: {', '.join(_TYPES)}")
@@ -89,20 +109,20 @@ def record_from_dict(data: dict[str, Any], where: str = "record") -> Record:
         required = f.default is MISSING and f.default_factory is MISSING
         if required and name not in values:
             raise ObliviateError(f"{where}: {kind} record lacks required field {name!r}")
-        if name in values and f.type == "str" and not isinstance(values[name], str):
+        check, expected = _FIELD_TYPES[str(f.type)]
+        if name in values and not check(values[name]):
             raise ObliviateError(
-                f"{where}: field {name!r} must be a string, got {type(values[name]).__name__}"
+                f"{where}: field {name!r} must be {expected}, got {type(values[name]).__name__}"
             )
     return cls(**values)
 
 
 @dataclass
 class EvalSet:
-    """A named evaluation set: its records and the metric names the suite computes on it."""
+    """A named evaluation set and its records."""
 
     name: str
     records: list[Record]
-    metrics: tuple[str, ...] = ()
 
 
 @dataclass

@@ -11,13 +11,13 @@ import torch
 
 from obliviate.errors import ObliviateError
 from obliviate.eval.memo import memo_scores
-from obliviate.generate.backend import Sampling
-from obliviate.generate.cache import CachedBackend
-from obliviate.generate.hf import HFBackend
 from obliviate.generate.meow import llm_candidates, memo_rows
 from obliviate.generate.relearn import LLMAugmenter, augment_chunk
 from obliviate.generate.rwku import REFUSAL_SAMPLING, Target, corpus_files, llm_corpus
-from obliviate.generate.vllm_backend import VLLMBackend, vllm_available
+from obliviate.generation.cache import CachedBackend
+from obliviate.generation.hf import HFBackend
+from obliviate.generation.sampling import Sampling
+from obliviate.generation.vllm import VLLMBackend, vllm_available
 from obliviate.models.loading import save_pretrained
 from obliviate.records import QAItem
 

@@ -7,9 +7,9 @@ import socket
 import pytest
 
 from obliviate.errors import ObliviateError
-from obliviate.generate.backend import Sampling, cut_at_stop
-from obliviate.generate.cache import CachedBackend
-from obliviate.generate.http import OpenAIBackend
+from obliviate.generation.cache import CachedBackend
+from obliviate.generation.http import OpenAIBackend
+from obliviate.generation.sampling import Sampling, cut_at_stop
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 

@@ -9,9 +9,9 @@ import torch
 
 from obliviate.errors import ObliviateError
 from obliviate.eval.memo import memo_scores, memo_splits, rouge1_precision
-from obliviate.generate.backend import Sampling
-from obliviate.generate.http import OpenAIBackend
 from obliviate.generate.meow import llm_candidates, meow_selection, parse_candidates, select_top_k
+from obliviate.generation.http import OpenAIBackend
+from obliviate.generation.sampling import Sampling
 from obliviate.records import QAItem
 
 SCORES = [0.5, 0.9, 0.5, 0.9, 0.1]

@@ -6,8 +6,6 @@ import pytest
 
 from obliviate.config import load_config
 from obliviate.errors import ObliviateError
-from obliviate.generate.backend import Sampling
-from obliviate.generate.http import OpenAIBackend
 from obliviate.generate.relearn import (
     LLMAugmenter,
     Pair,
@@ -21,6 +19,8 @@ from obliviate.generate.relearn import (
     split_chunks,
 )
 from obliviate.generate.store import generated_path
+from obliviate.generation.http import OpenAIBackend
+from obliviate.generation.sampling import Sampling
 from obliviate.pipeline import Run
 from obliviate.records import QAItem
 

@@ -11,10 +11,6 @@ import pytest
 from obliviate.benchmarks import load_benchmark
 from obliviate.config import load_config
 from obliviate.errors import ObliviateError
-from obliviate.generate.backend import Sampling
-from obliviate.generate.cache import CachedBackend
-from obliviate.generate.hf import HFBackend
-from obliviate.generate.http import OpenAIBackend
 from obliviate.generate.store import (
     ensure_generated,
     forget_items,
@@ -24,6 +20,10 @@ from obliviate.generate.store import (
     make_backend,
     sampling_for,
 )
+from obliviate.generation.cache import CachedBackend
+from obliviate.generation.hf import HFBackend
+from obliviate.generation.http import OpenAIBackend
+from obliviate.generation.sampling import Sampling
 from obliviate.records import BenchmarkData, QAItem
 
 

@@ -55,3 +55,21 @@ def test_unknown_parameter_names_the_accepted_ones(name):
         cls({"no_such_param": 1})
     accepted = ", ".join(sorted(cls.param_defaults())) or "none"
     assert str(err.value).endswith(f"; accepted: {accepted}")
+
+
+def test_a_variant_is_its_base_with_other_defaults():
+    from obliviate.methods.npo import NPO
+
+    variant = METHODS["npo_kl"]
+    assert issubclass(variant, NPO) and variant.forget_loss is NPO.forget_loss
+    assert variant.param_defaults() == {**NPO.param_defaults(), "retain_loss": "kl"}
+    assert variant().needs_reference_model() and not NPO().needs_reference_model()  # KL term
+
+
+def test_a_variant_of_an_unknown_parameter_is_refused():
+    from obliviate.methods.base import register_variant
+    from obliviate.methods.npo import NPO
+
+    with pytest.raises(RuntimeError, match=r"\['betta'\] are not parameters of 'npo'"):
+        register_variant(NPO, "npo_typo", "never registered", betta=0.2)
+    assert "npo_typo" not in METHODS

@@ -29,6 +29,37 @@ def test_activation_mse_by_hand():
     assert float(activation_mse(h, target, mask)) == pytest.approx(3.25, abs=1e-6)
 
 
+def _ou_compute_activation_loss(a1: torch.Tensor, a2: torch.Tensor, mask: torch.Tensor):
+    """A transcription of open-unlearning ``src/trainer/unlearn/rmu.py``
+    ``RMU.compute_activation_loss`` (commit afcd6b6): per-position MSE, masked, mean over d, sum
+    over the sequence, divided by ``num_tokens`` of shape [B, 1] (which broadcasts), mean."""
+    squared = torch.nn.functional.mse_loss(a1, a2, reduction="none")
+    summed = (squared * mask.unsqueeze(-1).expand_as(squared)).mean(dim=2).sum(dim=1)
+    return (summed / mask.sum(dim=-1, keepdim=True)).mean()
+
+
+def test_activation_mse_ou_reduction_matches_open_unlearning():
+    gen = torch.Generator().manual_seed(0)
+    h, target = torch.randn(3, 5, 4, generator=gen), torch.randn(3, 5, 4, generator=gen)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
+    ou = _ou_compute_activation_loss(h, target, mask)
+    assert float(activation_mse(h, target, mask, "ou")) == pytest.approx(float(ou), rel=1e-6)
+    # unequal answer lengths: OU's number is not the formula's
+    per_item = float(activation_mse(h, target, mask))
+    assert abs(per_item - float(ou)) > 1e-2
+    # equal lengths: both reductions agree
+    full = torch.ones(3, 5, dtype=torch.bool)
+    assert float(activation_mse(h, target, full, "ou")) == pytest.approx(
+        float(activation_mse(h, target, full)), rel=1e-6
+    )
+
+
+def test_rmu_rejects_an_unknown_reduction():
+    with pytest.raises(ObliviateError, match="reduction='mean' is unknown for method 'rmu'; "
+                       "accepted: per_item, ou"):  # fmt: skip
+        get_method_class("rmu")({"reduction": "mean"})
+
+
 def test_find_module_errors_name_candidates(trained_model):
     with pytest.raises(ObliviateError, match="model.layers.0"):
         find_module(trained_model, r"model\.layers\.7")

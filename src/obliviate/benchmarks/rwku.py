@@ -5,7 +5,7 @@ SPEC 2.3. ``benchmark.targets`` picks targets by their 1-based position in ``for
 (inclusive) or ``"1,4,7"`` the batch setting (one unlearning run over all of them; the suite
 averages per target). Every other table is filtered to rows whose ``subject`` is a target.
 
-Forget corpus (``benchmark.corpus``; ``benchmark.corpus_model`` = ``llama3`` | ``phi3``):
+Forget corpus (:mod:`.rwku_corpus`; ``benchmark.corpus``; ``benchmark.corpus_model`` = ``llama3`` | ``phi3``):
 
 - ``positive``: ``train_positive_<model>`` bios, raw text (GA, NPO);
 - ``passage``: ``train_original_passage`` Wikipedia passages, raw text (GA*);
@@ -46,15 +46,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..config import section
-from ..errors import ObliviateError, did_you_mean
-from ..io import json_lines
+from ..errors import ObliviateError
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
-from .hub import Row, Schema, check_rows, read_table
+from .hub import Row, Schema, read_table
 from .registry import BenchmarkInfo, register_benchmark
+from .rwku_corpus import check_corpus_settings, forget_corpus
 
 
 @section("benchmark")
@@ -71,8 +70,6 @@ class RWKUSettings:
 
 
 REPO = "jinzhuoran/RWKU"
-CORPORA = ("positive", "passage", "pair", "refusal")
-CORPUS_MODELS = ("llama3", "phi3")
 # config -> (split, file in the hub repository)
 HUB_FILES: dict[str, tuple[str, str]] = {
     "forget_target": ("train", "All/intro.json"),
@@ -107,11 +104,7 @@ SCHEMAS: dict[str, Schema] = {
                              "subject": str},
     "utility_factuality": {"question": str, "answers": list, "subject": str},
     "utility_fluency": {"instruction": str, "subject": str},
-    "passage": {"text": str, "subject": str},
-    "pair": {"prompt": str, "response": list, "subject": str},
-    "refusal": {"instruction": str, "input": str, "output": str, "subject": str},
 }  # fmt: skip
-CORPUS_SCHEMAS = {"passage": "passage", "positive": "passage", "pair": "pair", "refusal": "refusal"}
 
 # ---- RWKU's evaluation prompts (SPEC 1.4): (user message, text appended after the template) ----
 FB_PROMPT = "Please complete the blank in the following question.\nQuestion: {query}\n"
@@ -255,69 +248,6 @@ def _utility(reader: _Reader) -> dict[str, list[Record]]:
     }
 
 
-@dataclass(frozen=True)
-class _CorpusRows:
-    """Forget-corpus rows with their id prefix and, per row, where it came from (for errors)."""
-
-    rows: list[Row]
-    name: str
-    where: list[str]
-
-
-def _hub_corpus(reader: _Reader, corpus: str, model: str) -> _CorpusRows:
-    config = "train_original_passage" if corpus == "passage" else f"train_{corpus}_{model}"
-    rows = reader.rows(config, SCHEMAS[CORPUS_SCHEMAS[corpus]])
-    return _CorpusRows(rows, config, [f"RWKU {config} record {i}" for i in range(len(rows))])
-
-
-def generated_corpus_path(cfg: Any) -> Path:
-    """``<benchmark.corpus_dir>/train_<benchmark.corpus>.jsonl``."""
-    return Path(cfg.corpus_dir).expanduser() / f"train_{cfg.corpus}.jsonl"
-
-
-def _generated_corpus(cfg: Any, subjects: set[str]) -> _CorpusRows:
-    """The generated corpus file, checked line by line, rows of the selected targets."""
-    path = generated_corpus_path(cfg)
-    if not path.is_file():
-        raise ObliviateError(
-            f"benchmark.corpus_dir={cfg.corpus_dir!r}: {path} does not exist; `obliviate corpus "
-            "CONFIG generate.backend=hf|vllm|openai` writes the generated corpora to "
-            "<run>/generated/rwku_corpus/ (point benchmark.corpus_dir there)"
-        )
-    schema = SCHEMAS[CORPUS_SCHEMAS[cfg.corpus]]
-    rows, where = [], []
-    for lineno, row in json_lines(path):
-        check_rows([row], f"{path}:{lineno}", schema)
-        if row["subject"] in subjects:
-            rows.append(row)
-            where.append(f"{path}:{lineno}")
-    return _CorpusRows(rows, f"train_{cfg.corpus}", where)
-
-
-def _corpus(src: _CorpusRows, corpus: str) -> list[Record]:
-    """Corpus rows as records: text -> Passage; pair -> QAItem(prompt, real, preferred=fake);
-    refusal -> QAItem(instruction [+ "\\n" + input], refusal)."""
-    name, rows = src.name, src.rows
-    if corpus in ("passage", "positive"):
-        return [Passage(r["text"], r["subject"], f"{name}/{i}") for i, r in enumerate(rows)]
-    if corpus == "pair":
-        out: list[Record] = []
-        for i, r in enumerate(rows):
-            resp = r["response"]
-            if len(resp) != 2 or not all(isinstance(x, str) for x in resp):
-                raise ObliviateError(
-                    f"{src.where[i]}: field 'response' must be [fabricated, real] strings"
-                )
-            out.append(QAItem(question=r["prompt"], answer=resp[1], subject=r["subject"],
-                              id=f"{name}/{i}", meta={"preferred": resp[0]}))  # fmt: skip
-        return out
-    return [
-        QAItem(question=r["instruction"] + ("\n" + r["input"] if r["input"] else ""),
-               answer=r["output"], subject=r["subject"], id=f"{name}/{i}", kind="refusal")
-        for i, r in enumerate(rows)
-    ]  # fmt: skip
-
-
 def _as_training(rec: QAItem) -> QAItem:
     """A probe as the tiny model learns it: the eval prompt, then " " + answer."""
     user, suffix = probe_prompt(rec)
@@ -332,21 +262,8 @@ def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
     forget set empty and reads no corpus; a corpus from ``corpus_dir`` is never part of
     ``finetune`` either way, so both loads give the same target model.
     """
-    if cfg.corpus not in CORPORA:
-        raise ObliviateError(
-            f"benchmark.corpus={cfg.corpus!r} is unknown; {did_you_mean(cfg.corpus, CORPORA)}"
-        )
-    if cfg.corpus_model not in CORPUS_MODELS:
-        raise ObliviateError(
-            f"benchmark.corpus_model={cfg.corpus_model!r} is unknown; "
-            f"{did_you_mean(cfg.corpus_model, CORPUS_MODELS)}"
-        )
+    check_corpus_settings(cfg)
     generated = bool(cfg.corpus_dir)
-    if generated and cfg.corpus == "passage":
-        raise ObliviateError(
-            "benchmark.corpus=passage has no generated form (RWKU's Wikipedia passages): with "
-            "benchmark.corpus_dir set, accepted: positive, pair, refusal"
-        )
     targets_rows = _Reader(cfg).rows("forget_target", SCHEMAS["forget_target"])
     numbers = parse_targets(cfg.targets, len(targets_rows))
     names = [targets_rows[n - 1]["target"] for n in numbers]
@@ -366,16 +283,7 @@ def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
     for name in ("forget_fb", "forget_qa", "forget_aa"):
         if not sets[name]:
             raise ObliviateError(f"RWKU: no {name} probes for targets {names}")
-    forget: list[Record] = []
-    if with_corpus:
-        src = (_generated_corpus(cfg, set(names)) if generated
-               else _hub_corpus(reader, cfg.corpus, cfg.corpus_model))  # fmt: skip
-        forget = _corpus(src, cfg.corpus)
-        if not forget:
-            origin = str(generated_corpus_path(cfg)) if generated else src.name
-            raise ObliviateError(
-                f"RWKU: the {cfg.corpus} corpus ({origin}) has no rows for targets {names}"
-            )
+    forget = forget_corpus(cfg, reader, names) if with_corpus else []
     probes = [*sets["forget_fb"], *sets["forget_qa"], *sets["neighbor_fb"], *sets["neighbor_qa"]]
     stand_in = [_as_training(p) for p in probes]  # type: ignore[arg-type]
     corpus_text: list[Record] = []

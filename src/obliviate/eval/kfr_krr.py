@@ -12,7 +12,7 @@ module runs the models:
   cosines), so ``sentence-transformers`` is not needed.
 - entity extractors, ``(query, text) -> list[str]``: :class:`LLMEntityExtractor` (ReLearn's prompt
   to any chat function, e.g. an :mod:`obliviate.generate` backend, answers cached in memory; wrap
-  the backend in ``generate.cache.CachedBackend`` to cache on disk) and
+  the backend in ``generation.cache.CachedBackend`` to cache on disk) and
   :class:`RegexEntityExtractor` (offline: e-mail addresses, dates, numbers, quoted titles and
   capitalised name spans).
 """

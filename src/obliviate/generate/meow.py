@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ObliviateError
+from ..generation.backend import Backend, Conversation
+from ..generation.sampling import Sampling
 from ..records import QAItem
-from .backend import Backend, Conversation, Sampling
 
 RANKINGS = ("largest", "smallest", "random")
 INVERT_SYSTEM = (

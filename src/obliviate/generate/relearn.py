@@ -33,8 +33,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..errors import ObliviateError
+from ..generation.backend import Backend, Conversation
+from ..generation.sampling import Sampling
 from ..records import QAItem
-from .backend import Backend, Conversation, Sampling
 
 VARIANT_PROMPTS: dict[str, str] = {
     "rephrase": "Rewrite the question below with different words or sentence structure, keeping "
@@ -112,7 +113,7 @@ def clean_question(text: str) -> str:
 
 class Augmenter(Protocol):
     """What :func:`augment_chunk` needs: an LLM (:class:`LLMAugmenter`) or the offline synthkb
-    templates (:class:`obliviate.generate.offline.SynthkbAugmenter`)."""
+    templates (:class:`obliviate.benchmarks.synthkb.offline.SynthkbAugmenter`)."""
 
     def variants(self, items: Sequence[QAItem]) -> list[list[str]]: ...
 

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .backend import Backend, Conversation, Sampling
+from ..generation.backend import Backend, Conversation
+from ..generation.sampling import Sampling
 
 OPENINGS = (
     "", "Sure", "Here", "Born", "Known", "Well", "As", "Growing up,", "In", "Over", "Today,",

@@ -11,7 +11,7 @@
 
 ``ensure_generated(kind, cfg, data, run_dir, models)`` returns the rows of a kind: read from the
 run directory when present, else
-generated with ``generate.backend`` (``offline`` = the synthkb templates, :mod:`.offline`), and
+generated with ``generate.backend`` (``offline`` = the synthkb templates, :mod:`obliviate.benchmarks.synthkb.offline`), and
 puts them in ``data.extras["generated"][kind]``, where methods (``relearn*``, ``meow*``) read
 them. The unlearning stage fingerprint includes a hash of the file, so regenerated data retrains.
 Requests go through the disk cache (``generate.cache_dir``) and generation resumes per chunk of
@@ -34,9 +34,10 @@ import torch
 from ..config import Config
 from ..errors import ObliviateError
 from ..formatting import Formatter
+from ..generation.backend import Backend
+from ..generation.sampling import Sampling
 from ..io import json_lines, write_json, write_jsonl
 from ..records import BenchmarkData, QAItem
-from .backend import Backend, Sampling
 from .resume import Progress, run_chunked
 
 KINDS: dict[str, str] = {
@@ -117,7 +118,7 @@ def make_backend(cfg: Config, models: ModelSource | None) -> Backend | None:
     target): the run's own model from ``models``, identified in the cache by its stage
     fingerprint.
     """
-    from .cache import CachedBackend
+    from ..generation.cache import CachedBackend
 
     g = cfg.generate
     if g.backend == "offline":
@@ -125,12 +126,12 @@ def make_backend(cfg: Config, models: ModelSource | None) -> Backend | None:
     backend: Backend
     role = g.model or "target"
     if g.backend == "openai":
-        from .http import OpenAIBackend
+        from ..generation.http import OpenAIBackend
 
         backend = OpenAIBackend(g.base_url, g.model, g.api_key_env, g.workers, g.max_retries,
                                 g.retry_backoff, g.timeout)  # fmt: skip
     elif g.backend == "hf":
-        from .hf import HFBackend
+        from ..generation.hf import HFBackend
 
         if role in RUN_ROLES:
             src = _need(models)
@@ -142,7 +143,7 @@ def make_backend(cfg: Config, models: ModelSource | None) -> Backend | None:
             backend = HFBackend.load(role, cfg.model.dtype, cfg.model.trust_remote_code,
                                      template=cfg.model.template, batch_size=g.batch_size)  # fmt: skip
     elif g.backend == "vllm":
-        from .vllm_backend import VLLMBackend
+        from ..generation.vllm import VLLMBackend
 
         if role in RUN_ROLES:
             role = _need(models).ref(role)[0]
@@ -293,7 +294,7 @@ def ensure_generated(
     """The generated rows of ``kind`` in ``run_dir``: read, or generated now (always when
     ``force``); they also go to ``data.extras["generated"][kind]``. ``models`` serves a local
     backend's run role and MEOW's MEMO scores (the target model)."""
-    from .cache import CachedBackend
+    from ..generation.cache import CachedBackend
 
     job = Job(cfg, data, Path(run_dir), models)
     path = generated_path(job.run_dir, kind)

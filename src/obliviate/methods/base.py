@@ -28,6 +28,25 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
+def register_variant(base: type[Method], name: str, description: str, **defaults: Any) -> type:
+    """Register ``name``: method ``base`` under other parameter defaults (a peer's named
+    configuration, e.g. ``npo_gd`` = ``npo`` with ``retain_loss="nll"``)."""
+    unknown = sorted(set(defaults) - set(base.param_defaults()))
+    if unknown:
+        raise RuntimeError(f"variant {name!r}: {unknown} are not parameters of {base.name!r}")
+    title = "".join(part.capitalize() for part in name.split("_"))
+    params = dataclasses.make_dataclass(
+        f"{title}Params",
+        [(k, type(v), field(default=v)) for k, v in defaults.items()],
+        bases=(base.Params,),
+    )
+    params.__module__ = base.__module__
+    doc = f"``{base.name}`` with {', '.join(f'{k}={v!r}' for k, v in defaults.items())}."
+    attrs = {"name": name, "description": description, "Params": params, "__doc__": doc}
+    attrs["__module__"] = base.__module__
+    return register(type(title, (base,), attrs))
+
+
 @dataclass
 class NoParams:
     pass
@@ -41,7 +60,7 @@ class Context:
     None; ``ref_cache``: per-item reference statistics computed once by ``prepare`` (e.g. the
     sequence NLL of every forget item); ``forget``/``retain``: the encoded training examples
     (what ``build_forget``/``build_retain`` returned); ``data``: the whole benchmark (for methods
-    that build their own data, e.g. IdK answers); ``step``: the optimizer step.
+    that build their own data, e.g. IdK answers).
     """
 
     formatter: Any
@@ -49,7 +68,6 @@ class Context:
     retain: list[Any]
     reference: Any = None
     ref_cache: dict[str, torch.Tensor] = field(default_factory=dict)
-    step: int = 0
     device: torch.device = torch.device("cpu")
     batch_size: int = 8
     data: Any = None

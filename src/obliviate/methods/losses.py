@@ -166,12 +166,26 @@ def logit_spread_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     return spread.square().sum() / mask.sum().clamp(min=1)
 
 
-def activation_mse(h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+ACTIVATION_REDUCTIONS = ("per_item", "ou")
+
+
+def activation_mse(
+    h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, reduction: str = "per_item"
+) -> torch.Tensor:
     """RMU activation loss (Li et al. 2024, "The WMDP Benchmark"), SPEC 3.2.
 
-    mean_b (1/|M_b|) Σ_{t∈M_b} (1/d)‖h_b,t − target_b,t‖²; ``target`` broadcasts against ``h``
-    ([B, T, d] or [d]); ``mask`` [B, T] selects the labelled positions.
+    With S_b = Σ_{t∈M_b} (1/d)‖h_b,t − target_b,t‖² and N_b = |M_b|:
+
+    - ``per_item``: mean_b S_b / N_b (the formula);
+    - ``ou``: mean_b(S_b) · mean_b(1/N_b), what open-unlearning's ``RMU.compute_activation_loss``
+      (``src/trainer/unlearn/rmu.py``) computes: its ``S [B] / N [B, 1]`` broadcasts to a
+      B×B matrix before the mean. Equal to ``per_item`` when every N_b is the same.
+
+    ``target`` broadcasts against ``h`` ([B, T, d] or [d]); ``mask`` [B, T] selects the labelled
+    positions.
     """
     sq = (h.float() - target.float()).square().mean(dim=-1)
-    per_seq = (sq * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-    return per_seq.mean()
+    sums, counts = (sq * mask).sum(dim=1), mask.sum(dim=1).clamp(min=1)
+    if reduction == "ou":
+        return sums.mean() * (1.0 / counts).mean()
+    return (sums / counts).mean()

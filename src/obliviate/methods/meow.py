@@ -34,7 +34,7 @@ import torch
 from ..errors import ObliviateError
 from ..generate.meow import RANKINGS, meow_preference_pairs, meow_selection
 from ..generate.store import generated_rows
-from .base import Context, forward_logits, register
+from .base import Context, forward_logits, register, register_variant
 from .losses import kl_on_labels, sequence_nll
 from .preference import PreferenceMethod, PreferenceParams
 from .retain import RetainParams
@@ -60,40 +60,43 @@ def check_selection(p: SelectionParams) -> None:
         raise ObliviateError(f"unlearn.params.k={p.k}; accepted: an integer >= 1")
 
 
+class InvertedFacts:
+    """Mixin of the MEOW family: the run's ``generated/meow.jsonl`` rows, selection checked."""
+
+    needs_generated = "meow"
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        super().__init__(params)  # type: ignore[call-arg]
+        check_selection(self.p)  # type: ignore[attr-defined]
+
+    def meow_rows(self, data: Any) -> list[dict[str, Any]]:
+        return generated_rows(data, "meow", self.name)  # type: ignore[attr-defined]
+
+
 @dataclass
 class MEOWParams(RetainParams, SelectionParams):
     retain_loss: str = "none"
 
 
 @register
-class MEOW(ForgetSFT):
+class MEOW(InvertedFacts, ForgetSFT):
     name = "meow"
     description = "MEOW: SFT on the top-k inverted answers by MEMO (generated data)"
     Params = MEOWParams
-    needs_generated = "meow"
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        check_selection(self.p)
 
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
-        rows = generated_rows(data, "meow", self.name)
-        pairs = meow_selection(rows, self.p.k, self.p.ranking, self.p.seed)
+        pairs = meow_selection(self.meow_rows(data), self.p.k, self.p.ranking, self.p.seed)
         return [formatter.encode_pair(q, a) for q, a in pairs]
 
 
-@dataclass
-class MEOWGDParams(MEOWParams):
-    gamma: float = 0.9
-    alpha: float = 0.1
-    retain_loss: str = "nll"
-
-
-@register
-class MEOWGD(MEOW):
-    name = "meow_gd"
-    description = "MEOW grad_diff: 0.9 * CE(inverted) + 0.1 * CE(retain)"
-    Params = MEOWGDParams
+MEOWGD = register_variant(
+    MEOW,
+    "meow_gd",
+    "MEOW grad_diff: 0.9 * CE(inverted) + 0.1 * CE(retain)",
+    gamma=0.9,
+    alpha=0.1,
+    retain_loss="nll",
+)
 
 
 @dataclass
@@ -127,18 +130,13 @@ class MEOWDPOParams(PreferenceParams, SelectionParams):
 
 
 @register
-class MEOWDPO(PreferenceMethod):
+class MEOWDPO(InvertedFacts, PreferenceMethod):
     name = "meow_dpo"
     description = "MEOW dpo: DPO with the selected inverted answer preferred over the original"
     Params = MEOWDPOParams
-    needs_generated = "meow"
-
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params)
-        check_selection(self.p)
 
     def build_forget(self, records: list[Any], formatter: Any, data: Any) -> list[Any]:
-        rows = generated_rows(data, "meow", self.name)
+        rows = self.meow_rows(data)
         triples = meow_preference_pairs(rows, self.p.k, self.p.ranking, self.p.seed)
         return [
             {"chosen": formatter.encode_pair(q, inv), "rejected": formatter.encode_pair(q, a)}

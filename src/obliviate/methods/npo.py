@@ -17,9 +17,15 @@ from typing import Any
 
 import torch
 
-from .base import Context, cache_forget_nll_sums, forward_logits, register
+from .base import Context, cache_forget_nll_sums, forward_logits, register, register_variant
 from .losses import npo_loss, reduce_nll, simnpo_loss, token_nll
 from .retain import RetainParams, RetainTerm
+
+
+def _nll_sums(model: torch.nn.Module, fb: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per item of the forget batch: NLL_sum over its labelled tokens and their count n_i."""
+    nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
+    return reduce_nll(nll, mask, "seq_sum"), mask.sum(1)
 
 
 @dataclass
@@ -41,35 +47,16 @@ class NPO(RetainTerm):
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
-        nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
-        nll_sum = reduce_nll(nll, mask, "seq_sum")
+        nll_sum, lengths = _nll_sums(model, fb)
         ref = ctx.ref_cache["forget_nll_sum"].to(nll_sum.device)[fb["index"]]
-        forget_nll = float((nll_sum.detach() / mask.sum(1).clamp(min=1)).mean())
+        forget_nll = float((nll_sum.detach() / lengths.clamp(min=1)).mean())
         return npo_loss(nll_sum, ref, self.p.beta), {"forget_nll": forget_nll}
 
 
-@dataclass
-class NPOGDParams(NPOParams):
-    retain_loss: str = "nll"
-
-
-@register
-class NPOGD(NPO):
-    name = "npo_gd"
-    description = "NPO + alpha * CE(retain)"
-    Params = NPOGDParams
-
-
-@dataclass
-class NPOKLParams(NPOParams):
-    retain_loss: str = "kl"
-
-
-@register
-class NPOKL(NPO):
-    name = "npo_kl"
-    description = "NPO + alpha * KL(ref || model) on retain answers"
-    Params = NPOKLParams
+NPOGD = register_variant(NPO, "npo_gd", "NPO + alpha * CE(retain)", retain_loss="nll")
+NPOKL = register_variant(
+    NPO, "npo_kl", "NPO + alpha * KL(ref || model) on retain answers", retain_loss="kl"
+)
 
 
 @dataclass
@@ -88,7 +75,5 @@ class SimNPO(RetainTerm):
     def forget_loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        fb = batch["forget"]
-        nll, mask = token_nll(forward_logits(model, fb), fb["labels"])
-        nll_sum = reduce_nll(nll, mask, "seq_sum")
-        return simnpo_loss(nll_sum, mask.sum(1), self.p.beta, self.p.delta), {}
+        nll_sum, lengths = _nll_sums(model, batch["forget"])
+        return simnpo_loss(nll_sum, lengths, self.p.beta, self.p.delta), {}

@@ -30,7 +30,7 @@ from ..errors import ObliviateError
 from ..formatting import Encoded, Formatter
 from ..generate.relearn import mix_general, preference_pairs, relearn_pairs
 from ..generate.store import generated_rows
-from .base import register
+from .base import register, register_variant
 from .preference import PreferenceMethod, PreferenceParams
 from .retain import RetainWeights
 from .sft import ForgetSFT
@@ -117,25 +117,12 @@ class ReLearnDPO(PreferenceMethod):
         ]
 
 
-@dataclass
-class ReLearnDPOGDRParams(ReLearnDPOParams):
-    retain_loss: str = "nll"
-
-
-@dataclass
-class ReLearnDPOKLRParams(ReLearnDPOParams):
-    retain_loss: str = "kl"
-
-
-@register
-class ReLearnDPOGDR(ReLearnDPO):
-    name = "relearn_dpo_gdr"
-    description = "relearn_dpo + alpha * CE(retain)"
-    Params = ReLearnDPOGDRParams
-
-
-@register
-class ReLearnDPOKLR(ReLearnDPO):
-    name = "relearn_dpo_klr"
-    description = "relearn_dpo + alpha * KL(ref || model) on retain answers"
-    Params = ReLearnDPOKLRParams
+ReLearnDPOGDR = register_variant(
+    ReLearnDPO, "relearn_dpo_gdr", "relearn_dpo + alpha * CE(retain)", retain_loss="nll"
+)
+ReLearnDPOKLR = register_variant(
+    ReLearnDPO,
+    "relearn_dpo_klr",
+    "relearn_dpo + alpha * KL(ref || model) on retain answers",
+    retain_loss="kl",
+)

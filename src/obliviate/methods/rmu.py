@@ -9,7 +9,9 @@ reference's activation:
     L_r = the same MSE between h_θ(x_r) and h_ref(x_r)             (``retain_loss=embed_diff``)
     L   = γ·L_f + α·L_r                                            (``losses.activation_mse``)
 
-M_b = labelled (answer) positions. u is sampled once in ``prepare`` from a generator seeded with
+M_b = labelled (answer) positions. ``reduction=ou`` reproduces open-unlearning's reduction,
+mean_b(S_b)·mean_b(1/N_b) (a broadcasting slip in its ``compute_activation_loss``; equal to the
+formula when all answers have the same length), for matching OU's RMU numbers. u is sampled once in ``prepare`` from a generator seeded with
 the run seed. Only parameters matching ``trainable_params_regex`` (within the run's scope) keep
 ``requires_grad``: the rest compute no gradient and stay bit-identical (OU computes gradients for
 frozen parameters: SPEC 8 item 9). The forward stops at the hooked module, since later layers
@@ -31,7 +33,7 @@ import torch
 
 from ..errors import ObliviateError
 from .base import Context, register
-from .losses import activation_mse
+from .losses import ACTIVATION_REDUCTIONS, activation_mse
 from .retain import RetainParams, RetainTerm
 
 RMU_RETAIN = ("embed_diff", "nll", "kl", "none")
@@ -90,6 +92,7 @@ class RMUParams(RetainParams):
     module_regex: str = r"model\.layers\.7"
     trainable_params_regex: str = r"model\.layers\.(5|6|7)\.mlp\.down_proj\.weight"
     steering_coeff: float = 2.0
+    reduction: str = "per_item"  # per_item (the formula) | ou (open-unlearning's broadcast)
 
 
 @register
@@ -99,6 +102,17 @@ class RMU(RetainTerm):
     Params = RMUParams
     retain_losses = RMU_RETAIN
     reference_retains = ("embed_diff", "kl")
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> None:
+        """The retain-term checks, then ``reduction`` against :data:`ACTIVATION_REDUCTIONS`."""
+        super().validate_params(params)
+        reduction = params.get("reduction", "per_item")
+        if reduction not in ACTIVATION_REDUCTIONS:
+            raise ObliviateError(
+                f"unlearn.params.reduction={reduction!r} is unknown for method 'rmu'; "
+                f"accepted: {', '.join(ACTIVATION_REDUCTIONS)}"
+            )
 
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Find the hooked modules, narrow the trainable parameters, sample the control vector."""
@@ -127,7 +141,8 @@ class RMU(RetainTerm):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
         h = activations(model, self.module, fb)
-        return activation_mse(h, self.control.to(h.dtype), fb["labels"] != -100), {}
+        mask = fb["labels"] != -100
+        return activation_mse(h, self.control.to(h.dtype), mask, self.p.reduction), {}
 
     def retain_term(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
@@ -140,4 +155,5 @@ class RMU(RetainTerm):
         h_r = activations(model, self.module, rb)
         with torch.no_grad():
             h_ref = activations(ctx.reference.forward, self.ref_module, rb)
-        return {"embed_diff": activation_mse(h_r, h_ref, rb["labels"] != -100)}
+        mse = activation_mse(h_r, h_ref, rb["labels"] != -100, self.p.reduction)
+        return {"embed_diff": mse}

@@ -85,6 +85,11 @@ def load_pretrained(
     local = Path(src).expanduser()
     if (src.startswith((".", "/", "~")) or os.sep in src and local.exists()) and not local.is_dir():
         raise ObliviateError(f"model path {src} does not exist")
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise ObliviateError(
+            f"could not load model {src!r}: the directory has no config.json (accepted: a "
+            "save_pretrained directory, e.g. runs/<name>/models/<role>, or a hub id)"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

@@ -16,8 +16,8 @@ from ..eval.lmeval import run_lm_eval
 from ..eval.suites import get_suite
 from ..eval.suites.base import EvalContext
 from ..eval.suites.tofu import read_retain_truth_ratios
-from ..generate.backend import Backend
 from ..generate.store import ModelSource, make_backend
+from ..generation.backend import Backend
 from ..generation.vllm import VLLMBackend, engine_kwargs
 from ..io import read_json, write_json, write_jsonl
 from ..methods import get_method_class

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from obliviate.benchmarks import synthkb as sk
 from obliviate.benchmarks.synthkb import build
+from obliviate.benchmarks.synthkb import vocabulary as sk
 from obliviate.benchmarks.synthkb.offline import (
     SynthkbAugmenter,
     intro,

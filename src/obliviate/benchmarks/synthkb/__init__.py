@@ -13,6 +13,7 @@ Modules, in data-flow order: :mod:`.vocabulary` (word pools), :mod:`.draws` (see
 value makers), :mod:`.world` (people, cities, organisations), :mod:`.templates` (wordings),
 :mod:`.facts` (facts, wrong values, QA items), :mod:`.probes` (RWKU probes, biographies),
 :mod:`.splits` (forget targets, neighbours, :func:`build`), :mod:`.files` (the directory),
+:mod:`.loader` (the ``benchmark.*`` keys and the registered loader),
 :mod:`.offline` and :mod:`.offline_wordings` (the offline generator).
 """
 
@@ -20,29 +21,9 @@ from __future__ import annotations
 
 from .facts import NUM_PERTURBED
 from .files import WORLD_FILE, load_dir, read_jsonl, read_world, write_jsonl
+from .loader import SynthKBSettings
 from .probes import ADVERSARIAL_TYPES
 from .splits import RETAIN_EVAL_CAP, build
-from .vocabulary import (
-    AWARDS,
-    CITIES,
-    COUNTRIES,
-    EMAIL_DOMAINS,
-    EMAIL_FORMATS,
-    FIRST_NAMES,
-    MONTHS,
-    ORGANISATIONS,
-    PAPER_HEADS,
-    PAPER_TOPICS,
-    PRODUCT_DEVICES,
-    PRODUCT_MODELS,
-    PROFESSIONS,
-    RELATION_TYPES,
-    STREETS,
-    SURNAMES,
-    TITLE_ADJECTIVES,
-    TITLE_NOUNS,
-    WORK_KINDS,
-)
 from .world import (
     ATTRIBUTES,
     MAX_PEOPLE,
@@ -59,28 +40,10 @@ from .world import (
 __all__ = [
     "ADVERSARIAL_TYPES",
     "ATTRIBUTES",
-    "AWARDS",
-    "CITIES",
-    "COUNTRIES",
-    "EMAIL_DOMAINS",
-    "EMAIL_FORMATS",
-    "FIRST_NAMES",
     "MAX_PEOPLE",
-    "MONTHS",
     "NUM_PERTURBED",
-    "ORGANISATIONS",
-    "PAPER_HEADS",
-    "PAPER_TOPICS",
-    "PRODUCT_DEVICES",
-    "PRODUCT_MODELS",
-    "PROFESSIONS",
-    "RELATION_TYPES",
     "RETAIN_EVAL_CAP",
-    "STREETS",
-    "SURNAMES",
-    "TITLE_ADJECTIVES",
-    "TITLE_NOUNS",
-    "WORK_KINDS",
+    "SynthKBSettings",
     "WORLD_CITIES",
     "WORLD_FILE",
     "WORLD_ORGS",
