@@ -120,3 +120,75 @@ def test_dict_examples_collate_key_by_key():
     batch = collate_examples([pair, pair], PAD)
     assert batch["chosen"]["input_ids"].tolist() == [[1, 2], [1, 2]]
     assert batch["rejected"]["labels"].tolist() == [[3], [3]]
+
+
+# ---- precision and memory switches on a transformers model ----------------------------------
+def _hf_examples(tokenizer, formatter):
+    from obliviate.records import QAItem
+
+    qa = [QAItem(f"What is item {i} of Mara Kolb?", f"Item {i} is Oslo.") for i in range(8)]
+    return [formatter.encode_record(r) for r in qa]
+
+
+def _moved(before: dict, model) -> float:
+    """Fraction of the decoder layers' weight elements that changed (compared in fp32)."""
+    moved = total = 0
+    for name, p in model.named_parameters():
+        if ".layers." in name and name.endswith("proj.weight"):
+            moved += int((p.detach().float() != before[name].float()).sum())
+            total += p.numel()
+    return moved / total
+
+
+def test_bf16_mixed_precision_keeps_fp32_masters_so_small_updates_land(tokenizer, formatter):
+    from obliviate.models.tiny import build_tiny_model
+
+    examples = _hf_examples(tokenizer, formatter)
+
+    def run(mixed: str) -> tuple[float, torch.dtype]:
+        model = build_tiny_model(tokenizer, "nano", seed=0).to(torch.bfloat16)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        cfg = TrainConfig(max_steps=10, lr=1e-5, batch_size=4, mixed_precision=mixed)
+        train(model, _nll, examples, cfg, formatter.pad_id, seed=0)
+        return _moved(before, model), next(model.parameters()).dtype
+
+    pure, pure_dtype = run("no")  # bf16 weights, bf16 AdamW: most updates round away
+    mixed, mixed_dtype = run("bf16")  # fp32 masters under bf16 autocast
+    assert pure_dtype == torch.bfloat16 and mixed_dtype == torch.float32
+    print(f"moved at lr 1e-5 after 10 steps: pure bf16 {pure:.3f}, bf16 mixed {mixed:.3f}")
+    assert mixed == 1.0
+    assert pure < 0.5
+
+
+def _nll(model, batch):
+    from obliviate.methods.base import forward_logits
+    from obliviate.methods.losses import sequence_nll
+
+    fb = batch["forget"]
+    return sequence_nll(forward_logits(model, fb), fb["labels"]), {}
+
+
+def test_gradient_checkpointing_gives_the_same_losses(tokenizer, formatter):
+    from obliviate.models.tiny import build_tiny_model
+
+    examples = _hf_examples(tokenizer, formatter)
+    logs = []
+    for ckpt in (False, True):
+        model = build_tiny_model(tokenizer, "nano", seed=0)
+        cfg = TrainConfig(max_steps=4, lr=1e-2, batch_size=4, log_every=1,
+                          gradient_checkpointing=ckpt)  # fmt: skip
+        logs.append([e["loss"] for e in train(model, _nll, examples, cfg, 0, seed=0).log])
+        assert not model.is_activation_checkpointing  # switched off again after training
+    assert logs[0] == pytest.approx(logs[1], abs=1e-5)
+
+
+def test_precision_and_checkpointing_keys_are_checked():
+    from obliviate.config import load_config
+
+    with pytest.raises(
+        ObliviateError,
+        match=r"unlearn.mixed_precision='fp8' is unknown; accepted: auto, no, bf16, fp16",
+    ):
+        load_config(None, ["unlearn.mixed_precision=fp8"])
+    with pytest.raises(ObliviateError, match="not a transformers model"):
+        train(Toy(), sq_loss, EXAMPLES, TrainConfig(gradient_checkpointing=True), PAD, seed=0)

@@ -8,6 +8,7 @@ obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / 
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
+obliviate bench memory MODEL [--engine ddp|zero2|zero3|fsdp] [--world N] [--measure]  per-rank memory
 obliviate data synth --out DIR [--people N] [--seed S]
 """
 
@@ -126,6 +127,25 @@ def cmd_list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_memory(ns: argparse.Namespace) -> int:
+    from . import bench_memory as bm
+
+    shape = bm.shape_of(bm.model_config(ns.model))
+    kw = dict(engine=ns.engine, world=ns.world, batch=ns.batch, seq=ns.seq, answer=ns.answer,
+              mixed=ns.mixed_precision != "no", checkpointing=ns.checkpointing,
+              reference=ns.reference, full_logits=ns.full_logits)  # fmt: skip
+    print(bm.render(ns.model, shape, bm.estimate(shape, **kw), kw))
+    if ns.measure:
+        for label, row in bm.measure(ns.model, ns.batch, ns.seq, ns.answer).items():
+            fp32 = bm.estimate(shape, batch=ns.batch, seq=ns.seq, answer=ns.answer, mixed=False,
+                               checkpointing="checkpointing" in label,
+                               full_logits="full" in label)  # fmt: skip
+            est = fp32["grads"] + fp32["activations"] + fp32["logits"]
+            print(f"measured (CPU, fp32, forward + backward) {label}: {row}; estimate "
+                  f"(grads + activations + logits) {est:.0f} MiB")  # fmt: skip
+    return 0
+
+
 def cmd_bench(ns: argparse.Namespace) -> int:
     from .bench import bench_methods
 
@@ -202,6 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="markdown table path (default <out_dir>/bench_eval/bench_eval.md)")
     b.add_argument("overrides", nargs="*", help="key=value overrides for every config")
     b.set_defaults(func=cmd_bench)
+    b = bench_sub.add_parser("memory", help="per-rank training memory: estimate (+ CPU measure)")
+    b.add_argument("model", help="bench-100m, a tiny preset, or a local model path / hub id")
+    b.add_argument("--engine", choices=["ddp", "zero2", "zero3", "fsdp"], default="ddp")
+    b.add_argument("--world", type=int, default=1, help="number of ranks")
+    b.add_argument("--batch", type=int, default=4, help="per-device batch")
+    b.add_argument("--seq", type=int, default=512, help="tokens per example")
+    b.add_argument("--answer", type=int, default=32, help="labelled tokens per example")
+    b.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="bf16")
+    b.add_argument("--checkpointing", action="store_true", help="gradient checkpointing")
+    b.add_argument("--reference", action="store_true", help="a frozen reference copy")
+    b.add_argument("--full-logits", action="store_true", help="logits at every position")
+    b.add_argument("--measure", action="store_true", help="measure peaks on this CPU too")
+    b.set_defaults(func=cmd_bench_memory)
     p = sub.add_parser("data", help="write benchmark data to disk")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     s = data_sub.add_parser("synth", help="generate the synthkb benchmark as JSONL")

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from . import distributed
 from .config import Config
 from .io import read_json, write_json
 from .records import BenchmarkData
@@ -72,9 +73,13 @@ def write_metrics(
         "timings": timings,
         "training": {k: v["training"] for k, v in stage_info.items() if "training" in v},
     }
-    write_json(rd.dir / "metrics.json", metrics)
-    write_report(rd.dir)
+    distributed.on_main(_write, rd.dir, metrics)  # rank 0 writes; the others wait
     return metrics
+
+
+def _write(run_dir: Path, metrics: dict[str, Any]) -> None:
+    write_json(run_dir / "metrics.json", metrics)
+    write_report(run_dir)
 
 
 class Run:

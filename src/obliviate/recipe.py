@@ -22,12 +22,14 @@ from typing import Any
 import torch
 
 from .config import TrainConfig
+from .distributed import on_main
 from .errors import ObliviateError
 from .methods import Context, Method
 from .models.reference import make_reference
 from .models.scope import scope_model
 from .records import BenchmarkData
-from .training import TrainResult, make_accelerator, train
+from .train_memory import make_accelerator, sharded_engine
+from .training import TrainResult, train
 
 
 @dataclass
@@ -96,10 +98,10 @@ def unlearn(
     prepare_s = time.perf_counter() - t0
     if not method.trains:
         return Unlearned(model, ctx, reference, None, prepare_s)
-    if log_path is not None:  # a fresh log: this training's steps only
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.unlink(missing_ok=True)
-    acc = make_accelerator(tcfg.grad_accum)
+    if log_path is not None:  # a fresh log: this training's steps only (rank 0 writes it)
+        on_main(_fresh_log, log_path)
+    acc = make_accelerator(tcfg.grad_accum, tcfg.mixed_precision)
+    check_engine(method, acc)
 
     def after_step(step: int, parts: dict[str, float]) -> None:
         method.after_step(ctx, parts)
@@ -109,4 +111,23 @@ def unlearn(
         retain=retain_ex, log_path=log_path, desc=desc or f"{section} {method.name}",
         after_step=after_step, before_step=lambda m: method.before_step(m, ctx), accelerator=acc,
     )  # fmt: skip
-    return Unlearned(acc.unwrap_model(model), ctx, reference, result, prepare_s)
+    # keep_fp32_wrapper=False: the model's own forward back (no autocast wrapper after training)
+    return Unlearned(acc.unwrap_model(model, keep_fp32_wrapper=False), ctx, reference, result,
+                     prepare_s)  # fmt: skip
+
+
+def _fresh_log(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+
+def check_engine(method: Method, acc: Any) -> None:
+    """Methods that edit ``p.grad`` before the step (SURE, MemFlex-iterative) need each rank to
+    hold full gradients of full parameters: under FSDP and DeepSpeed they would be void."""
+    engine = sharded_engine(acc)
+    if engine and getattr(method, "masks_gradients", False):
+        raise ObliviateError(
+            f"method {method.name!r} masks full gradients before the optimizer step; under "
+            f"{engine} the gradients are sharded (p.grad is not the full gradient), so the mask "
+            "would do nothing: run it with DDP (accelerate launch --multi_gpu) or one process"
+        )

@@ -21,7 +21,9 @@ run; the unlearned model, its eval and the localisation are always this run's ow
 A stage whose fingerprint (its config, its inputs' fingerprints and a content hash of the
 benchmark data it reads, :meth:`RunData.hash`) matches a finished record is reused, not
 recomputed: a changed data file or generator output re-runs exactly the stages that read it.
-Code is not fingerprinted. Every file is written atomically.
+Code is not fingerprinted. Every file is written atomically, by rank 0 alone under several
+processes (the others wait at a barrier, then read what it wrote: every rank takes the same
+reuse decisions).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .benchmarks import load_benchmark
 from .config import Config, fingerprint, to_dict, to_yaml
 from .errors import ObliviateError
@@ -38,6 +41,7 @@ from .io import read_json, write_atomic, write_json
 from .methods import get_method_class
 from .methods.localize import LocalizeParams
 from .records import BenchmarkData, content_hash
+from .train_memory import resolve_mixed_precision
 
 MODEL_ROLES = ("target", "retain", "unlearned")
 RETAIN_VALUES = "retain_values.json"  # eval/retain/: what other models' metrics compare against
@@ -104,15 +108,16 @@ class RunDir:
     """
 
     def __init__(self, cfg: Config, data: RunData | None = None):
+        distributed.process_state()  # the process group first: every write below is rank 0's
         self.cfg = cfg
         name = cfg.run.name or f"{cfg.benchmark.name}_{cfg.unlearn.method}"
         self.dir = Path(cfg.run.out_dir) / name
-        self.dir.mkdir(parents=True, exist_ok=True)
+        distributed.on_main(self.dir.mkdir, parents=True, exist_ok=True)
         # where base/target/retain stages live: this run, or a shared earlier run
         self.shared = Path(cfg.run.base_run) if cfg.run.base_run else self.dir
         if cfg.run.base_run and not (self.shared / "stages").is_dir():
             raise ObliviateError(f"run.base_run={cfg.run.base_run!r} is not a run directory")
-        write_atomic(self.dir / "config.yaml", to_yaml(cfg))
+        distributed.on_main(write_atomic, self.dir / "config.yaml", to_yaml(cfg))
         self.timings: dict[str, float] = {}
         self.data = data or RunData(cfg.benchmark, self.timings)
 
@@ -152,7 +157,7 @@ class RunDir:
         return record if record is not None and record.get("fingerprint") == fp else None
 
     def finish(self, stage: str, fp: str, info: dict[str, Any]) -> None:
-        write_json(self.stage_path(stage), {"fingerprint": fp, **info})
+        distributed.on_main(write_json, self.stage_path(stage), {"fingerprint": fp, **info})
 
     # -- fingerprints: a stage's config, its inputs' fingerprints and the data it reads
     def fp_base(self) -> str:
@@ -168,7 +173,7 @@ class RunDir:
         return fingerprint("base", model, self.cfg.run.seed, *data)
 
     def fp_finetune(self, role: str) -> str:
-        ft = to_dict(self.cfg)["finetune"]
+        ft = self._train_keys("finetune")
         ft.pop("retain_model", None)
         return fingerprint(
             "finetune", role, self.fp_base(), ft, self.cfg.run.seed, self.data.hash(role)
@@ -177,9 +182,19 @@ class RunDir:
     def fp_unlearn(self) -> str:
         kind = get_method_class(self.cfg.unlearn.method).needs_generated
         return fingerprint(
-            "unlearn", self.fp_finetune("target"), to_dict(self.cfg)["unlearn"], self.cfg.run.seed,
+            "unlearn", self.fp_finetune("target"), self._train_keys("unlearn"), self.cfg.run.seed,
             self.data.hash("unlearn"), *generated_fingerprint(self.dir, kind),
         )  # fmt: skip
+
+    def _train_keys(self, name: str) -> dict[str, Any]:
+        """A training section as fingerprinted: ``gradient_checkpointing`` (memory only) never
+        enters; ``mixed_precision`` (resolved, ``auto`` → accelerate's) only when not ``no``."""
+        keys = to_dict(self.cfg)[name]
+        keys.pop("gradient_checkpointing", None)
+        mp = resolve_mixed_precision(keys.pop("mixed_precision", "no"))
+        if mp != "no":
+            keys["mixed_precision"] = mp
+        return keys
 
     def fp_model(self, role: str) -> str:
         return self.fp_unlearn() if role == "unlearned" else self.fp_finetune(role)
@@ -196,7 +211,9 @@ class RunDir:
     def fp_eval(self, role: str) -> str:
         """The model's fingerprint, the eval config (+ ``generate`` when an LLM extracts
         KFR/KRR entities) and the evaluation sets."""
-        ecfg = to_dict(self.cfg)["eval"]
+        ecfg = {
+            k: v for k, v in to_dict(self.cfg)["eval"].items() if not k.startswith("vllm_")
+        }  # engine placement: the same generations
         if self.cfg.eval.kfr_krr.entity_extractor == "llm":  # the LLM that extracts entities
             ecfg["generate"] = to_dict(self.cfg)["generate"]
         return fingerprint("eval", self.fp_model(role), ecfg, self.data.hash("eval"))

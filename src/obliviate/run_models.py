@@ -1,4 +1,8 @@
-"""A run's models: loading a stage's saved model (or the base model) onto the run's device."""
+"""A run's models: loading a stage's saved model (or the base model) onto this rank's device.
+
+The device comes from the process group (:func:`obliviate.distributed.local_device`), made
+before any model is loaded: ``cuda:<local rank>`` under ``accelerate launch``, the CPU without
+a GPU."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .distributed import local_device
 from .formatting import Formatter
 from .models.loading import load_pretrained
 from .models.scope import is_adapter_dir, load_adapter_model
@@ -13,7 +18,8 @@ from .run_dir import MODEL_ROLES, RunDir
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """This rank's device (creates the process group when launched on several)."""
+    return local_device()
 
 
 class RunModels:

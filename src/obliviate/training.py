@@ -1,15 +1,21 @@
 """The trainer that drives fine-tuning and every unlearning method (an accelerate loop).
 
 Epochs are forget-anchored (SPEC 1.1 F9): one epoch = one pass over the forget (or fine-tune)
-examples; each forget batch is paired with a retain batch drawn by a per-rank seeded generator.
-The same loop runs on a CPU, one GPU, or several through ``accelerate launch`` (DDP, FSDP,
-DeepSpeed), with gradient accumulation, clipping, warmup and LR schedules.
+examples. The same loop runs on a CPU, one GPU, or W processes through ``accelerate launch``
+(DDP; FSDP and DeepSpeed through accelerate's config), with gradient accumulation, clipping,
+warmup and LR schedules, and mixed precision / gradient checkpointing (:mod:`.train_memory`).
+
+Step accounting (as HF Trainer): ``batch_size`` is *per device*; one optimizer step takes the
+global batch ``batch_size × W × grad_accum`` (W processes); which micro-batch each rank takes
+at each step, and the number of steps, are :mod:`.train_steps`'s: W processes with grad_accum a
+train exactly as one process with grad_accum W·a. The scheduler is not handed to accelerate
+(its wrapper steps W times per optimizer step when ``split_batches`` is off): it steps once per
+optimizer step taken. Logged losses are means over ranks; token counts are sums over ranks.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +24,22 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from . import distributed as dist
 from .config import section, validator
 from .errors import ObliviateError
 from .formatting import Encoded, collate_right
+from .train_memory import (
+    check_mixed_precision,
+    checkpointing,
+    configure_engine,
+    fp32_masters,
+    make_accelerator,
+    sharded_engine,
+)
+from .train_steps import RankBatches, plan_steps, retain_generator
 
 
 @dataclass
@@ -50,6 +65,10 @@ class TrainConfig:
     )
     merge: bool = True  # LoRA: also write the merged model (else models/<role> is the adapter)
     log_every: int = 10
+    # auto: what `accelerate launch --mixed_precision` / the accelerate config says; no | bf16 |
+    # fp16: autocast through accelerate over fp32 master weights (train_memory.MIXED_PRECISION)
+    mixed_precision: str = "auto"
+    gradient_checkpointing: bool = False  # recompute activations in backward (HF models)
 
 
 @section("finetune")
@@ -87,6 +106,7 @@ def _check_training(cfg: Any) -> None:
             )
         if tc.batch_size < 1 or tc.grad_accum < 1:
             raise ObliviateError(f"{name}.batch_size and {name}.grad_accum must be >= 1")
+        check_mixed_precision(tc.mixed_precision, f"{name}.mixed_precision")
 
 
 LossFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
@@ -100,6 +120,8 @@ class TrainResult:
     trainable_params: int
     peak_memory_mb: float
     log: list[dict[str, float]] = field(default_factory=list)
+    # FSDP / ZeRO-3: the gathered full state dict (rank 0) that saving must use; else None
+    state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def tokens_per_s(self) -> float:
@@ -123,10 +145,6 @@ def peak_memory_mb(device: torch.device) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def make_accelerator(grad_accum: int) -> Accelerator:
-    return Accelerator(gradient_accumulation_steps=grad_accum, cpu=not torch.cuda.is_available())
 
 
 Example = Encoded | dict[str, Encoded]
@@ -177,80 +195,99 @@ def train(
     """
     if not forget:
         raise ObliviateError(f"{desc}: no training examples (the data this stage learns is empty)")
-    acc = accelerator or make_accelerator(tcfg.grad_accum)
+    acc = accelerator or make_accelerator(tcfg.grad_accum, tcfg.mixed_precision)
     torch.manual_seed(seed)
+    if acc.mixed_precision != "no":
+        fp32_masters(model)  # autocast computes in 16 bits; weights and AdamW states stay fp32
     params = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in params)
     if not params:
         raise RuntimeError("no trainable parameters in scope")
     optimizer = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
-        list(enumerate(forget)),
-        batch_size=tcfg.batch_size,
-        shuffle=True,
-        generator=gen,
-        collate_fn=lambda items: _collate(items, pad_id),
-    )
-    micro_per_epoch = len(loader)
-    steps_per_epoch = max(1, math.ceil(micro_per_epoch / tcfg.grad_accum))
-    total_steps = (
-        tcfg.max_steps if tcfg.max_steps > 0 else max(1, math.ceil(tcfg.epochs * steps_per_epoch))
-    )
-    scheduler = get_scheduler(
-        tcfg.scheduler,
-        optimizer,
-        num_warmup_steps=int(tcfg.warmup_ratio * total_steps),
-        num_training_steps=total_steps,
-    )
-    model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
-    retain_gen = torch.Generator().manual_seed(seed * 1000 + 17 + acc.process_index)
+    with checkpointing(model, tcfg.gradient_checkpointing):
+        configure_engine(acc, tcfg.batch_size, tcfg.grad_accum)
+        wrapped, optimizer = acc.prepare(model, optimizer)
+        world, rank = acc.num_processes, acc.process_index
+        plan = plan_steps(len(forget), tcfg.batch_size, world, tcfg.grad_accum, tcfg.epochs,
+                          tcfg.max_steps, tcfg.warmup_ratio)  # fmt: skip
+        batches = RankBatches(len(forget), tcfg.batch_size, world, rank, tcfg.grad_accum, seed)
+        # not prepared: accelerate's wrapper would step it num_processes times per step
+        scheduler = get_scheduler(tcfg.scheduler, optimizer.optimizer, num_warmup_steps=plan.warmup,
+                                  num_training_steps=plan.total)  # fmt: skip
+        result = _loop(acc, wrapped, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget,
+                       pad_id, seed, retain, log_path, desc, after_step, before_step)  # fmt: skip
+        result.trainable_params = n_trainable
+        if sharded_engine(acc):  # FSDP / ZeRO-3: the full weights, gathered for rank 0's save
+            result.state_dict = acc.get_state_dict(wrapped)
+    model.eval()
+    return result
+
+
+def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget, pad_id, seed,
+          retain, log_path, desc, after_step, before_step) -> TrainResult:  # fmt: skip
+    """The optimizer steps of :func:`train` over the prepared ``model``."""
+    world, rank = acc.num_processes, acc.process_index
     model.train()
-    step, tokens, log = 0, 0, []
-    running: dict[str, float] = {}
-    n_running = 0
+    step, micro, tokens, log = 0, 0, 0, []
+    sums: dict[str, float] = {}  # loss and parts since the last log entry, and their counts
+    counts: dict[str, int] = {}
+    parts: dict[str, float] = {}
     start = time.perf_counter()
-    bar = tqdm(total=total_steps, desc=desc, disable=not acc.is_local_main_process, leave=False)
-    while step < total_steps:
-        for fb in loader:
-            batch: dict[str, Any] = {"forget": fb}
-            tokens += _count_tokens(fb)
-            if retain:
-                ridx = torch.randint(len(retain), (tcfg.batch_size,), generator=retain_gen)
+    bar = tqdm(total=plan.total, desc=desc, disable=not acc.is_local_main_process, leave=False)
+    while step < plan.total:
+        for idx in batches.epoch():
+            g, micro = micro * world + rank, micro + 1  # the global micro-batch index
+            empty = idx is None
+            if empty and world == 1:  # contributes a zero gradient: nothing to compute
+                idx = []
+            if empty and world > 1:  # joins the all-reduce with a zero-weighted loss
+                idx = list(range(min(tcfg.batch_size, len(forget))))
+            batch: dict[str, Any] = {}
+            if idx:
+                fb = _to(_collate([(i, forget[i]) for i in idx], pad_id), acc.device)
+                batch["forget"] = fb
+                tokens += 0 if empty else _count_tokens(fb)
+            if idx and retain:
+                ridx = torch.randint(
+                    len(retain), (tcfg.batch_size,), generator=retain_generator(seed, g)
+                )
                 rb = collate_examples([retain[i] for i in ridx.tolist()], pad_id)
                 batch["retain"] = _to(rb, acc.device)
-                tokens += _count_tokens(rb)
+                tokens += 0 if empty else _count_tokens(rb)
             with acc.accumulate(model):
-                loss, parts = loss_fn(model, batch)
-                acc.backward(loss)
+                if batch:
+                    loss, micro_parts = loss_fn(model, batch)
+                    acc.backward(loss * 0.0 if empty else loss)
                 if acc.sync_gradients and tcfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(params, tcfg.max_grad_norm)
+                    acc.clip_grad_norm_(model.parameters(), tcfg.max_grad_norm)
                 if acc.sync_gradients and before_step is not None:
                     before_step(model)
                 optimizer.step()
-                scheduler.step()
+                if acc.sync_gradients and not acc.optimizer_step_was_skipped:
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            for k, v in {"loss": float(loss.detach()), **parts}.items():
-                running[k] = running.get(k, 0.0) + v
-            n_running += 1
+            if not empty:
+                parts = micro_parts
+                for k, v in {"loss": float(loss.detach()), **parts}.items():
+                    sums[k], counts[k] = sums.get(k, 0.0) + v, counts.get(k, 0) + 1
             if not acc.sync_gradients:
                 continue
             step += 1
             bar.update(1)
             if after_step is not None:
                 after_step(step, parts)
-            if step % tcfg.log_every == 0 or step == total_steps:
-                entry = {"step": step, "lr": scheduler.get_last_lr()[0]}
-                entry.update({k: v / n_running for k, v in running.items()})
+            if step % tcfg.log_every == 0 or step == plan.total:
+                means = dist.pooled_means(sums, counts)  # over every rank's micro-batches
+                entry = {"step": step, "lr": scheduler.get_last_lr()[0], **means}
                 log.append(entry)
-                bar.set_postfix(loss=f"{entry['loss']:.3f}")
+                bar.set_postfix(loss=f"{entry.get('loss', float('nan')):.3f}")
                 if log_path is not None and acc.is_main_process:
                     with open(log_path, "a") as fh:
                         fh.write(json.dumps(entry) + "\n")
-                running, n_running = {}, 0
-            if step >= total_steps:
+                sums, counts = {}, {}
+            if step >= plan.total:
                 break
     bar.close()
     seconds = time.perf_counter() - start
-    model.eval()
-    return TrainResult(step, tokens, seconds, n_trainable, peak_memory_mb(acc.device), log)
+    tokens = dist.sum_over_ranks(tokens)
+    return TrainResult(step, tokens, seconds, 0, peak_memory_mb(acc.device), log)

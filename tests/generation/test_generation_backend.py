@@ -129,3 +129,20 @@ def test_openai_backend_takes_chat_only() -> None:
 def test_vllm_missing_names_the_setting() -> None:
     with pytest.raises(ObliviateError, match=r"eval.backend=vllm needs the vllm package"):
         VLLMBackend("any/model", setting="eval.backend")
+
+
+def test_vllm_engine_kwargs_for_a_model_and_an_adapter_run(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from obliviate.generation.vllm import engine_kwargs
+
+    settings = SimpleNamespace(vllm_tensor_parallel_size=4, vllm_gpu_memory_utilization=0.5)
+    name, kw = engine_kwargs(settings, tmp_path)
+    assert name == str(tmp_path)
+    assert kw == {"tensor_parallel_size": 4, "gpu_memory_utilization": 0.5}
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/b"}))
+    name, kw = engine_kwargs(SimpleNamespace(), tmp_path)
+    assert name == "/b"
+    assert kw == {"tensor_parallel_size": 1, "gpu_memory_utilization": 0.9, "enable_lora": True,
+                  "max_lora_rank": 64, "lora_path": str(tmp_path)}  # fmt: skip

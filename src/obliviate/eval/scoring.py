@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..distributed import sharded
 from ..formatting import IGNORE_INDEX, Encoded, collate_right
 from ..models.batches import batches, eval_mode
 
@@ -80,13 +81,22 @@ def score(
 
     Returns stats in the input order. ``dist_stats`` adds per-position μ and σ² of log p
     (computed from the same logits: no second pass; vocabulary-sized tensors exist only for
-    the labelled positions of one batch).
+    the labelled positions of one batch). Under several processes each rank scores every
+    W-th item and the stats are gathered back in order on every rank
+    (:func:`obliviate.distributed.sharded`); every rank must call it.
     """
-    out: list[ItemStats | None] = [None] * len(encoded)
-    with eval_mode(model):
-        for idx, batch in batches(encoded, batch_size, lambda b: collate_right(b, pad_id), device):
-            _score_batch(model, batch, idx, dist_stats, out)
-    return out  # type: ignore[return-value]
+
+    def collate(b: list[Encoded]) -> dict[str, torch.Tensor]:
+        return collate_right(b, pad_id)
+
+    def local(items: list[Encoded]) -> list[ItemStats]:
+        out: list[ItemStats | None] = [None] * len(items)
+        with eval_mode(model):
+            for idx, batch in batches(items, batch_size, collate, device):
+                _score_batch(model, batch, idx, dist_stats, out)
+        return out  # type: ignore[return-value]
+
+    return sharded(encoded, local, "score")
 
 
 def _score_batch(

@@ -30,9 +30,11 @@ def adversarial_labels(
 ) -> torch.Tensor:
     """Labels [B, T] where each labelled y_t becomes argmax_{v ≠ y_t, v ∉ exclude} z_{t−1, v}.
 
-    ``logits`` [B, T, V] (position t−1 predicts token t); unlabelled positions stay −100.
+    ``logits`` [B, T, V] (position t−1 predicts token t), or [B, K, V]: the last K positions
+    (``base.forward_logits``); unlabelled positions stay −100.
     """
-    target = labels[:, 1:]
+    start = labels.shape[1] - logits.shape[1] + 1  # 1 for full logits
+    target = labels[:, start:]
     mask = target != IGNORE_INDEX
     z = logits[:, :-1][mask].float()  # [N, V]: labelled positions only (a copy, not a view)
     gold = target[mask]
@@ -40,7 +42,7 @@ def adversarial_labels(
     if exclude_ids:
         z[:, exclude_ids] = float("-inf")
     out = labels.clone()
-    out[:, 1:][mask] = z.argmax(dim=-1)
+    out[:, start:][mask] = z.argmax(dim=-1)
     return out
 
 

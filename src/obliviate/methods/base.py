@@ -15,6 +15,7 @@ import torch
 
 from ..config import adjuster, validator
 from ..errors import ObliviateError, did_you_mean
+from ..models.batches import labelled_forward
 
 METHODS: dict[str, type[Method]] = {}
 
@@ -197,8 +198,11 @@ def _check_method(cfg: Any) -> None:
 
 
 def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Logits of a collated batch (attention mask from lengths, built by the collator)."""
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    """Logits [B, K, V] of a collated batch from its earliest labelled position on (the prompt's
+    positions get no vocabulary projection; :func:`obliviate.models.batches.labelled_forward`).
+    Every loss in :mod:`.losses` aligns them with the labels' last K columns: the values are
+    those of the full [B, T, V] logits."""
+    return labelled_forward(model, batch).logits
 
 
 def cache_forget_nll_sums(model: torch.nn.Module, ctx: Context) -> None:

@@ -6,7 +6,9 @@
   one whose gradient the masks read, as in ReLearn's trainers (``loss_f.backward()``);
 - :class:`GradSum`: the step's diagnostic gradients, taken with ``torch.autograd.grad`` so the
   parameters' ``.grad`` never see them (SPEC 8 item 22: ReLearn left them in ``.grad``), summed
-  over the micro-batches of one optimizer step.
+  over the micro-batches of one optimizer step and, under several processes, averaged over the
+  ranks (one all-reduce per step) before any mask is taken: every replica then selects the same
+  rows / tensors and the replicas stay identical (DDP averages the main gradients the same way).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .. import distributed
 from .base import Context, forward_logits
 from .losses import npo_loss, reduce_nll, sequence_nll, token_nll
 
@@ -55,9 +58,10 @@ class GradSum:
         self.count += 1
 
     def mean(self) -> dict[str, torch.Tensor]:
-        """Mean gradient over the step's micro-batches, by canonical name."""
+        """Mean gradient over the step's micro-batches (of every rank), by canonical name."""
         if self.sums is None:
             raise RuntimeError("no gradient accumulated in this step")
+        distributed.all_reduce_mean_(self.sums)  # Σ_a g / A, averaged over ranks: equal counts
         return {n: s / self.count for (n, _), s in zip(self.params, self.sums)}
 
     def reset(self) -> None:

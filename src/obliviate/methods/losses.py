@@ -1,6 +1,7 @@
 """Loss primitives shared by every method (SPEC sections 0 and 3.0).
 
-Shapes: ``logits`` [B, T, V], ``labels`` [B, T] with -100 on unlabelled positions. Every
+Shapes: ``logits`` [B, T, V] (or [B, K, V]: the last K positions, those from the batch's
+earliest label on), ``labels`` [B, T] with -100 on unlabelled positions. Every
 function shifts once (logits[:, :-1] predict labels[:, 1:]) and names its reduction:
 ``batch_token_mean`` (HF ``outputs.loss``: Σ_b Σ_t ℓ / Σ_b n_b), ``seq_mean`` (per sequence
 NLL_sum / n) or ``seq_sum`` (per sequence NLL_sum).
@@ -18,8 +19,9 @@ Reduction = Literal["batch_token_mean", "seq_mean", "seq_sum"]
 
 
 def shift(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Align predictions with targets: logits[:, :-1] vs labels[:, 1:]."""
-    return logits[:, :-1, :], labels[:, 1:]
+    """Align predictions with targets: logits[:, :-1] vs labels[:, 1:]. Logits of the last K < T
+    positions only (``methods.base.forward_logits``) align with labels[:, T − K + 1:]."""
+    return logits[:, :-1, :], labels[:, labels.shape[1] - logits.shape[1] + 1 :]
 
 
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

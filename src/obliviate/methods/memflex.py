@@ -129,6 +129,7 @@ class IterativeMemFlex(RetainTerm):
     name = "memflex_iterative"
     description = "ReLearn's MemFlex: region re-localised every step from g_F, g_R; rest frozen"
     Params = IterativeMemFlexParams
+    masks_gradients: ClassVar[bool] = True  # edits p.grad in before_step (recipe checks)
     retain_losses = ("nll", "kl")
 
     def __init__(self, params: dict[str, Any] | None = None):

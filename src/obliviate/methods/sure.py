@@ -11,9 +11,11 @@ SPEC 8 item 22: ReLearn masked after the DeepSpeed step (no effect) and left the
 gradients in ``.grad``. Here the mask really constrains the *parameters* under any torch
 optimizer: a tensor with no salient row gets ``grad = None`` (skipped: no momentum, no weight
 decay), and the masked rows of the other tensors are copied back after the step (AdamW would
-still move a row with zero gradient through its momentum and weight decay). Under
-DeepSpeed/FSDP, whose optimizers keep their own master weights, this restoration is not
-enough; it is verified with torch optimizers through accelerate only. Order: the trainer clips
+still move a row with zero gradient through its momentum and weight decay). Under several
+processes the forget gradients are averaged over ranks first (``gradmask.GradSum``), so every
+replica masks the same rows. Under DeepSpeed/FSDP, whose gradients are sharded and whose
+optimizers keep their own master weights, the mask cannot act: the recipe rejects the method
+there (``recipe.check_engine``). Order: the trainer clips
 before ``before_step``, so the clipping norm includes the rows the mask then removes (ReLearn
 masks before HF's clipping).
 
@@ -24,7 +26,7 @@ Base losses (``base``): ``ga`` −CE_f; ``gd`` −CE_f + α·CE_r (``ga_gdr``); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -73,6 +75,7 @@ class SURE(RetainTerm):
     name = "sure"
     description = "saliency-masked unlearning: only the top-1% forget-gradient rows update"
     Params = SUREParams
+    masks_gradients: ClassVar[bool] = True  # edits p.grad in before_step (recipe checks)
 
     def __init__(self, params: dict[str, Any] | None = None):
         super().__init__(params)

@@ -7,11 +7,16 @@ the duration, the model's train/eval mode restored afterwards even on error; ite
 length-sorted batches (stable sort, so equal lengths keep their order; ``sort=False`` keeps the
 input order), collated (e.g. ``formatting.collate_left``/``collate_right``) and moved to the
 device, each with the indices of its items so results go back in input order.
+
+:func:`labelled_forward` is the training losses' forward: logits only from the earliest
+labelled position of the batch on (``logits_to_keep``), so no vocabulary-sized tensor is built
+(or kept for backward) at the prompt's positions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -52,3 +57,34 @@ def batches(
         idx = order[start : start + batch_size]
         batch = collate([items[i] for i in idx])
         yield idx, {k: v.to(device) for k, v in batch.items()}
+
+
+IGNORE_INDEX = -100
+
+
+def accepts_logits_to_keep(model: torch.nn.Module) -> bool:
+    """Whether ``model.forward`` takes ``logits_to_keep`` (transformers causal LMs; wrappers such
+    as peft or DDP pass ``**kwargs`` through)."""
+    params = inspect.signature(model.forward).parameters.values()
+    return any(p.name == "logits_to_keep" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def labelled_window(labels: torch.Tensor) -> int:
+    """K = T − f + 1 for the earliest labelled column f of the batch (K ≤ T): the positions
+    f − 1 … T − 1 whose logits predict every labelled token (position t predicts t + 1)."""
+    t = labels.shape[1]
+    cols = (labels != IGNORE_INDEX).any(0).nonzero()
+    first = int(cols[0]) if len(cols) else t - 1
+    return min(t, t - first + 1)
+
+
+def labelled_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], **kwargs: Any):
+    """``model(input_ids, attention_mask)`` whose ``.logits`` are [B, K, V], the last K positions
+    (:func:`labelled_window`); losses align them with the labels' last K columns
+    (``methods.losses.shift``). A model without ``logits_to_keep`` is sliced afterwards."""
+    keep = labelled_window(batch["labels"]) if "labels" in batch else batch["input_ids"].shape[1]
+    if keep < batch["input_ids"].shape[1] and accepts_logits_to_keep(model):
+        kwargs["logits_to_keep"] = keep
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
+    out.logits = out.logits[:, -keep:]
+    return out

@@ -15,6 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from ..config import section, validator
+from ..distributed import on_main
 from ..errors import ObliviateError, did_you_mean
 from .presets import PRESETS, checkpoint, preset_file
 from .tiny import TINY_PRESETS
@@ -119,18 +120,25 @@ def load_pretrained(
     return model, tokenizer
 
 
-def save_pretrained(model: PreTrainedModel, tokenizer, out_dir: Path) -> None:
-    """Save as safetensors into ``out_dir`` atomically (written to a sibling, then renamed)."""
-    out_dir = Path(out_dir)
+def save_pretrained(
+    model: PreTrainedModel, tokenizer, out_dir: Path, state_dict: dict | None = None
+) -> None:
+    """Save as safetensors into ``out_dir`` atomically (written to ``<dir>.tmp``, then renamed).
+
+    Rank 0 alone writes; every rank waits at a barrier afterwards, so the saved model is on disk
+    for all of them. ``state_dict``: the full weights when the model's own are sharded (FSDP /
+    ZeRO-3: ``Accelerator.get_state_dict``, gathered on every rank, kept on rank 0)."""
+    on_main(_save_pretrained, model, tokenizer, Path(out_dir), state_dict)
+
+
+def _save_pretrained(model, tokenizer, out_dir: Path, state_dict: dict | None) -> None:
+    import shutil
+
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(tmp)
     if out_dir.exists():
-        import shutil
-
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .batches import eval_mode
+from .batches import eval_mode, labelled_forward
 from .scope import ADAPTER_NAME, Scoped
 
 SNAPSHOT_ADAPTER = "obliviate_ref"
@@ -35,9 +35,19 @@ class Reference:
 
     @torch.no_grad()
     def logits(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.forward(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).logits
+        """Reference logits over the same positions as the trained model's
+        (:func:`~obliviate.models.batches.labelled_forward`: from the earliest label on)."""
+        return labelled_forward(_Forward(self), batch).logits  # type: ignore[arg-type]
+
+
+class _Forward:
+    """A reference strategy called like a module (its ``forward`` takes ``**kwargs``)."""
+
+    def __init__(self, ref: Reference):
+        self.forward = ref.forward
+
+    def __call__(self, **kwargs: Any):
+        return self.forward(**kwargs)
 
 
 class FrozenCopy(Reference):

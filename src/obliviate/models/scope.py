@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..config import validator
+from ..distributed import on_main
 from ..errors import ObliviateError, did_you_mean
 
 SCOPES = ("full", "lora", "layers", "region")
@@ -315,26 +316,33 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
     tmp.rename(out_dir)
 
 
-def save_model(model: nn.Module, tokenizer, out_dir: Path, merge: bool = True) -> None:
+def save_model(
+    model: nn.Module, tokenizer, out_dir: Path, merge: bool = True, state_dict: dict | None = None
+) -> None:
     """Save a stage model: plain models with ``save_pretrained``; LoRA models as an adapter
     plus, with ``merge``, the merged model in ``out_dir`` (the adapter then goes to
-    ``<out_dir>_lora``)."""
+    ``<out_dir>_lora``). Rank 0 writes, the other ranks wait at a barrier (``state_dict``: the
+    gathered full weights of a sharded engine, see :func:`.loading.save_pretrained`)."""
     from .loading import save_pretrained
 
     out_dir = Path(out_dir)
     if not is_peft(model):
-        save_pretrained(model, tokenizer, out_dir)
-        shutil.rmtree(adapter_dir(out_dir), ignore_errors=True)  # stale adapter of an old run
+        save_pretrained(model, tokenizer, out_dir, state_dict)
+        on_main(shutil.rmtree, adapter_dir(out_dir), ignore_errors=True)  # a stale adapter
         return
+    on_main(_save_adapter, model, tokenizer, out_dir, merge)
+    if merge:
+        save_pretrained(model.merge_and_unload(adapter_names=[ADAPTER_NAME]), tokenizer, out_dir)
+
+
+def _save_adapter(model: nn.Module, tokenizer, out_dir: Path, merge: bool) -> None:
     target = adapter_dir(out_dir) if merge else out_dir
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True, selected_adapters=[ADAPTER_NAME])
     tokenizer.save_pretrained(tmp)
     _replace_dir(tmp, target)
-    if merge:
-        save_pretrained(model.merge_and_unload(adapter_names=[ADAPTER_NAME]), tokenizer, out_dir)
-    else:
+    if not merge:
         shutil.rmtree(adapter_dir(out_dir), ignore_errors=True)
 
 

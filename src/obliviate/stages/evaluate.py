@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .. import distributed
 from ..benchmarks import BENCHMARKS
 from ..config import Config
 from ..errors import ObliviateError
@@ -17,6 +18,7 @@ from ..eval.suites.base import EvalContext
 from ..eval.suites.tofu import read_retain_truth_ratios
 from ..generate.store import ModelSource, make_backend
 from ..generation.backend import Backend
+from ..generation.vllm import VLLMBackend, engine_kwargs
 from ..io import read_json, write_json, write_jsonl
 from ..methods import get_method_class
 from ..run_dir import MODEL_ROLES, RETAIN_VALUES, RunDir
@@ -87,11 +89,8 @@ def stage_eval(
             results, metrics, values = evaluate_model(
                 rd, models, role, model, tok, retain_vals, chat=chat
             )
-            if role == "retain":
-                write_json(out_dir / RETAIN_VALUES, values)
-            for name, res in results.items():
-                write_jsonl(out_dir / f"{name}.jsonl", res.items)
-            write_json(out_dir / "metrics.json", metrics)
+            distributed.on_main(_write_eval, out_dir, results, metrics,
+                                values if role == "retain" else None)  # fmt: skip
             seconds = round(time.perf_counter() - t0, 3)
             rd.timings[f"eval_{role}"] = seconds
             rd.finish(f"eval_{role}", fp, {"seconds": seconds})
@@ -101,6 +100,26 @@ def stage_eval(
         if role in roles:
             per_model[role] = metrics
     return {role: per_model[role] for role in MODEL_ROLES if role in per_model}
+
+
+def _generator(ec: Any, model, tok, device, model_dir: str, dtype: str):
+    """``eval.backend``: HF on the in-memory model, or a vLLM engine on the saved model with the
+    ``eval.vllm_*`` settings (an adapter run through vLLM's LoRA support)."""
+    if ec.backend != "vllm":
+        return make_generator(ec.backend, model, tok, ec.batch_size, device, model_dir, dtype)
+    name, kw = engine_kwargs(ec, model_dir)
+    return VLLMBackend(name, dtype, tok, setting="eval.backend", seed=0, **kw)
+
+
+def _write_eval(out_dir, results, metrics, values) -> None:
+    """Rank 0's eval files: per-set rows, metrics, the retain values, the per-rank item counts
+    of every sharded pass (``shards.json``)."""
+    if values is not None:
+        write_json(out_dir / RETAIN_VALUES, values)
+    for name, res in results.items():
+        write_jsonl(out_dir / f"{name}.jsonl", res.items)
+    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "shards.json", distributed.SHARD_LOG)
 
 
 def evaluate_model(
@@ -121,17 +140,21 @@ def evaluate_model(
     ctx = EvalContext(
         model, tok, models.formatter(tok), ec.batch_size, ec.max_new_tokens, device,
         config=ec,
-        generator=make_generator(ec.backend, model, tok, ec.batch_size, device,
-                                 str(rd.model_dir(role)), cfg.model.dtype),
+        generator=_generator(ec, model, tok, device, str(rd.model_dir(role)), cfg.model.dtype),
         load_model=models.load_any, role=role, chat=chat or run_chat(rd, models),
     )  # fmt: skip
     if role == "unlearned":  # in-context methods prompt the unlearned model
         method = get_method_class(cfg.unlearn.method)(dict(cfg.unlearn.params))
         method.prepare_eval(data)
         ctx.prefix = method.eval_prefix
+    distributed.SHARD_LOG.clear()  # the sharded passes of this model's evaluation
+    # every rank runs the suite (its model passes are sharded and gathered back in order);
+    # the metrics are computed once, on rank 0 (the other ranks return none)
     results = suite.evaluate(data, ctx, list(ec.sets) or None)
     values = suite.retain_values(results) if role == "retain" else None
+    if not distributed.is_main():
+        return results, {}, values
     metrics = suite.aggregate(results, values if role == "retain" else retain_vals)
-    if ec.lm_eval.tasks:
+    if ec.lm_eval.tasks:  # the harness runs its own loop: on rank 0, the whole task
         metrics |= run_lm_eval(model, tok, ec.lm_eval, device)
     return results, metrics, values

@@ -62,7 +62,7 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
         desc=f"finetune {role}",
     )  # fmt: skip
     assert out.result is not None  # sft trains
-    save_model(out.model, tok, rd.model_dir(role), cfg.finetune.merge)
+    save_model(out.model, tok, rd.model_dir(role), cfg.finetune.merge, out.result.state_dict)
     info = {"training": out.result.summary(), "seconds": out.result.seconds}
     rd.finish(f"finetune_{role}", fp, info)
     return info

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .. import distributed
 from ..benchmarks import rwku
 from ..benchmarks.general import attach_general
 from ..errors import ObliviateError
@@ -65,7 +66,11 @@ def stage_generate(
     if kind == "rwku_corpus" and bcfg.name == "rwku" and bcfg.corpus_dir and not rd.data.loaded:
         rd.data.use(attach_general(rwku.load(bcfg, with_corpus=False), bcfg))
     source = StageModels(rd, models)
-    return ensure_generated(kind, rd.cfg, rd.data.get(), rd.dir, source, force=force)
+    if distributed.world() > 1:  # training is collective: the target (MEMO, a local backend's
+        stage_finetune(rd, models, "target")  # default model) before rank 0 goes on alone
+    # rank 0 generates and writes generated/<kind>.jsonl; the others then read it
+    distributed.on_main(ensure_generated, kind, rd.cfg, rd.data.get(), rd.dir, source, force=force)
+    return ensure_generated(kind, rd.cfg, rd.data.get(), rd.dir, source)
 
 
 def stage_localize(rd: RunDir, models: RunModels) -> Path:
@@ -93,7 +98,7 @@ def stage_localize(rd: RunDir, models: RunModels) -> Path:
         )
     lp = LocalizeParams.from_params(dict(ucfg.params))
     region = localize(model, forget, retain, fmt, lp, models.device, cfg.eval.batch_size)
-    write_json(path, region.to_json())
+    distributed.on_main(write_json, path, region.to_json())
     seconds = round(time.perf_counter() - t0, 3)
     rd.finish("localize", fp, {"seconds": seconds, "selected": len(region.names),
                                "candidates": len(region.stats)})  # fmt: skip
@@ -122,7 +127,8 @@ def stage_unlearn(rd: RunDir, models: RunModels) -> dict[str, Any]:
         batch_size=cfg.eval.batch_size, load_model=lambda r: models.load(r)[0],
         log_path=rd.log_path("unlearn"), desc=f"unlearn {ucfg.method}",
     )  # fmt: skip
-    save_model(out.model, tok, rd.model_dir("unlearned"), ucfg.merge)
+    state = out.result.state_dict if out.result is not None else None
+    save_model(out.model, tok, rd.model_dir("unlearned"), ucfg.merge, state)
     prepare_s = out.prepare_seconds
     if out.result is None:
         info = {"method": ucfg.method, "prepare_seconds": round(prepare_s, 3),

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ...distributed import sharded
 from ...errors import ObliviateError
 from ...formatting import Formatter
 from ..generation import HFGenerator
@@ -49,11 +50,13 @@ class EvalContext:
     def generate(
         self, prompts: Sequence[list[int]], max_new_tokens: int | None = None
     ) -> list[str]:
-        """Greedy continuations through the configured backend (HF by default)."""
+        """Greedy continuations through the configured backend (HF by default); under several
+        processes each rank generates every W-th prompt, gathered back in order."""
         gen = self.generator or HFGenerator(
             self.model, self.tokenizer, self.batch_size, self.device
         )
-        return gen(prompts, max_new_tokens or self.max_new_tokens)
+        n = max_new_tokens or self.max_new_tokens
+        return sharded(list(prompts), lambda part: gen(part, n) if part else [], "generate")
 
     def other_model(self, key: str, name: str) -> tuple[Any, Formatter]:
         """Model and formatter named by config ``key``: ``self``, a run role or a hub id / path
