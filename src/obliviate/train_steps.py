@@ -55,12 +55,35 @@ class RankBatches:
         self.gen = torch.Generator().manual_seed(seed)
 
     def epoch(self) -> Iterator[list[int] | None]:
+        # the draws of a torch DataLoader(shuffle=True, generator=...) epoch: its worker base
+        # seed, the RandomSampler's permutation, then the sampler's second randperm (of which it
+        # keeps num_samples % n = 0 items); so one process trains in exactly the order of the
+        # shuffled DataLoader it replaced
+        torch.empty((), dtype=torch.int64).random_(generator=self.gen)
         perm = torch.randperm(self.n, generator=self.gen).tolist()
+        torch.randperm(self.n, generator=self.gen)
         micro = [perm[i : i + self.b] for i in range(0, self.n, self.b)]
         padded = micro + [None] * (-len(micro) % self.group)
         yield from padded[self.rank :: self.world]
 
 
-def retain_generator(seed: int, micro_index: int) -> torch.Generator:
-    """The generator of the retain batch paired with global micro-batch ``micro_index``."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + 17 + micro_index)
+class RetainDraws:
+    """Retain indices paired with each global micro-batch: one seeded stream drawn in global
+    micro-batch order (``randint(n, (b,))`` per micro-batch). Every rank walks the whole stream
+    and keeps its own micro-batches' draws, so W processes pair each micro-batch with the retain
+    batch one process pairs it with."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.b = n, batch_size
+        self.gen = torch.Generator().manual_seed(seed * 1000 + 17)
+        self.next = 0  # the global micro-batch index of the next draw
+
+    def draw(self, micro_index: int) -> list[int]:
+        """The retain indices of global micro-batch ``micro_index`` (increasing calls only)."""
+        if micro_index < self.next:
+            raise ValueError(f"retain draw {micro_index} asked after {self.next - 1}")
+        while True:
+            idx = torch.randint(self.n, (self.b,), generator=self.gen).tolist()
+            self.next += 1
+            if self.next - 1 == micro_index:
+                return idx

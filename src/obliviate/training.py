@@ -39,7 +39,7 @@ from .train_memory import (
     make_accelerator,
     sharded_engine,
 )
-from .train_steps import RankBatches, plan_steps, retain_generator
+from .train_steps import RankBatches, RetainDraws, plan_steps
 
 
 @dataclass
@@ -227,6 +227,7 @@ def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget
           retain, log_path, desc, after_step, before_step) -> TrainResult:  # fmt: skip
     """The optimizer steps of :func:`train` over the prepared ``model``."""
     world, rank = acc.num_processes, acc.process_index
+    retain_draws = RetainDraws(len(retain), tcfg.batch_size, seed) if retain else None
     model.train()
     step, micro, tokens, log = 0, 0, 0, []
     sums: dict[str, float] = {}  # loss and parts since the last log entry, and their counts
@@ -248,10 +249,7 @@ def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget
                 batch["forget"] = fb
                 tokens += 0 if empty else _count_tokens(fb)
             if idx and retain:
-                ridx = torch.randint(
-                    len(retain), (tcfg.batch_size,), generator=retain_generator(seed, g)
-                )
-                rb = collate_examples([retain[i] for i in ridx.tolist()], pad_id)
+                rb = collate_examples([retain[i] for i in retain_draws.draw(g)], pad_id)
                 batch["retain"] = _to(rb, acc.device)
                 tokens += 0 if empty else _count_tokens(rb)
             with acc.accumulate(model):
