@@ -198,3 +198,32 @@ def test_precision_and_checkpointing_keys_are_checked():
         load_config(None, ["unlearn.mixed_precision=fp8"])
     with pytest.raises(ObliviateError, match="not a transformers model"):
         train(Toy(), sq_loss, EXAMPLES, TrainConfig(gradient_checkpointing=True), PAD, seed=0)
+
+
+def test_weight_decay_spares_biases_and_norms_as_hf_trainer_does(tokenizer):
+    """Peers built on HF Trainer (open-unlearning, TOFU, ...) decay every weight but biases and
+    norm weights (``Trainer.get_decay_parameter_names``, transformers ``trainer.py``). A step with
+    zero gradient leaves only AdamW's decay: p <- p·(1 − lr·wd) on decayed tensors, the rest
+    bit-identical."""
+    from transformers import Trainer
+
+    from obliviate.models.tiny import build_tiny_model
+    from obliviate.training import decay_groups
+
+    model = build_tiny_model(tokenizer, "nano", seed=0)
+    hf_decayed = set(Trainer.get_decay_parameter_names(None, model))  # uses no Trainer state
+    hf_decayed &= {n for n, _ in model.named_parameters()}  # tied lm_head: one tensor, one name
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = decay_groups(model, 0.5)
+    ours = {names[id(p)] for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    assert ours == hf_decayed and any("norm" in n for n, _ in model.named_parameters())
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(groups, lr=0.1)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for n, p in model.named_parameters():
+        expected = before[n] * (1 - 0.1 * 0.5) if n in hf_decayed else before[n]
+        assert torch.allclose(p.detach(), expected, rtol=0, atol=1e-7), n
+        if n not in hf_decayed:
+            assert torch.equal(p.detach(), before[n]), n  # norms untouched, exactly

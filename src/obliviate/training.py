@@ -26,6 +26,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_scheduler
+from transformers.trainer_pt_utils import get_parameter_names
 
 from . import distributed as dist
 from .config import section, validator
@@ -40,6 +41,9 @@ from .train_memory import (
     sharded_engine,
 )
 from .train_steps import RankBatches, RetainDraws, plan_steps
+
+# parameter names HF Trainer never decays (transformers ``Trainer.get_decay_parameter_names``)
+NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
 
 
 @dataclass
@@ -173,6 +177,23 @@ def _count_tokens(batch: dict[str, Any]) -> int:
     return sum(_count_tokens(v) for v in batch.values() if isinstance(v, dict))
 
 
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups of the trainable parameters, grouped as HF Trainer groups them
+    (``Trainer.get_decay_parameter_names``, so open-unlearning and every peer built on it): weight
+    decay on every parameter except biases and norm weights (LayerNorm modules, names with
+    ``bias`` / ``layernorm`` / ``rmsnorm`` / ``norm``), which get 0. One group when
+    ``weight_decay`` is 0."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if weight_decay == 0:
+        return [{"params": [p for _, p in named], "weight_decay": 0.0}]
+    decayed = set(get_parameter_names(model, [torch.nn.LayerNorm], NO_DECAY_PATTERNS))
+    groups = [
+        {"params": [p for n, p in named if n in decayed], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if n not in decayed], "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: LossFn,
@@ -203,7 +224,7 @@ def train(
     n_trainable = sum(p.numel() for p in params)
     if not params:
         raise RuntimeError("no trainable parameters in scope")
-    optimizer = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    optimizer = torch.optim.AdamW(decay_groups(model, tcfg.weight_decay), lr=tcfg.lr)
     with checkpointing(model, tcfg.gradient_checkpointing):
         configure_engine(acc, tcfg.batch_size, tcfg.grad_accum)
         wrapped, optimizer = acc.prepare(model, optimizer)
