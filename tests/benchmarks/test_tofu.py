@@ -167,3 +167,33 @@ def test_end_to_end_and_forget_quality_from_a_previous_run(tofu_dir: Path, tmp_p
     rows = (tmp_path / "second" / "eval" / "unlearned" / "forget.jsonl").read_text().splitlines()
     unlearned_tr = [json.loads(r)["truth_ratio"] for r in rows]
     assert second["forget_quality"] == pytest.approx(stats.ks_2samp(unlearned_tr, retain_tr).pvalue)
+
+
+def test_privleak_takes_the_retain_auc_of_an_open_unlearning_log(tmp_path: Path) -> None:
+    """OU's ``privleak`` reads ``mia_min_k.agg_value`` from its ``retain_model_logs``
+    (open-unlearning ``configs/eval/tofu_metrics/privleak.yaml``, ``reference_logs``); the
+    retain file must feed it, not AUC_ret = 0.5: at AUC 0.5691 that is −15.18, not −13.82."""
+    from obliviate.eval.metrics import mia
+    from obliviate.eval.suites.tofu import read_retain_values
+
+    log = {"forget_truth_ratio": {"value_by_index": {"0": {"score": 0.7}}},
+           "mia_min_k": {"agg_value": 0.492}}  # fmt: skip
+    (tmp_path / "ou.json").write_text(json.dumps(log))
+    values = read_retain_values(str(tmp_path / "ou.json"))
+    assert values == {"forget/truth_ratio": [0.7], "mia/auc_min_k": 0.492}
+    assert round(mia.privleak(0.5691, values["mia/auc_min_k"]), 2) == -15.18
+    assert round(mia.privleak(0.5691), 2) == -13.82
+    run = tmp_path / "run" / "eval" / "retain"
+    run.mkdir(parents=True)
+    (run / "retain_values.json").write_text(
+        '{"forget/truth_ratio": [0.25], "mia/auc_min_k": 0.47, "forget_mia/auc_min_k": 0.51}'
+    )
+    assert read_retain_values(str(tmp_path / "run")) == {
+        "forget/truth_ratio": [0.25],
+        "mia/auc_min_k": 0.47,
+        "forget_mia/auc_min_k": 0.51,
+    }
+    log["mia_min_k"] = {"agg_value": "high"}
+    (tmp_path / "ou.json").write_text(json.dumps(log))
+    with pytest.raises(ObliviateError, match="retain Min-K% AUC mia/auc_min_k is 'high'"):
+        read_retain_values(str(tmp_path / "ou.json"))

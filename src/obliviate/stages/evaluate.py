@@ -15,7 +15,7 @@ from ..eval.generation import make_generator
 from ..eval.lmeval import run_lm_eval
 from ..eval.suites import get_suite
 from ..eval.suites.base import EvalContext
-from ..eval.suites.tofu import read_retain_truth_ratios
+from ..eval.suites.tofu import read_retain_values
 from ..generate.store import ModelSource, make_backend
 from ..generation.backend import Backend
 from ..generation.vllm import VLLMBackend, engine_kwargs
@@ -71,7 +71,8 @@ def stage_eval(
     external_tr = cfg.eval.retain_tr_file
     if external_tr:  # the retain model's forget truth ratios from a file or another run
         # a run directory (its RETAIN_VALUES), a retain_values.json, a list, an OU eval log
-        retain_vals = {"forget/truth_ratio": read_retain_truth_ratios(external_tr)}
+        # (and its Min-K% AUC for privleak where the file holds it)
+        retain_vals = read_retain_values(external_tr)
     for role in order:
         ensure_model(rd, models, role)
         values: dict[str, Any] | None = None

@@ -100,6 +100,29 @@ LABELS = {
 }
 
 
+def read_retain_values(spec: str) -> dict[str, Any]:
+    """What other models compare against, from ``eval.retain_tr_file``: the retain model's
+    forget truth ratios (:func:`read_retain_truth_ratios`) and, where the file holds it, its
+    Min-K% AUC for privleak (``<pair>/auc_min_k``): a run's ``retain_values.json`` stores it
+    under that key, an open-unlearning eval log as ``mia_min_k.agg_value`` (what OU's ``privleak``
+    reads from its ``retain_model_logs``). Without it privleak falls back to AUC_ret = 0.5."""
+    values: dict[str, Any] = {"forget/truth_ratio": read_retain_truth_ratios(spec)}
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        path = path / "eval" / "retain" / "retain_values.json"
+    data = json.loads(path.read_text())  # valid: read_retain_truth_ratios parsed it
+    aucs: dict[str, Any] = {}
+    if isinstance(data, dict) and isinstance(data.get("mia_min_k"), dict):  # an OU eval log
+        aucs = {"mia/auc_min_k": data["mia_min_k"].get("agg_value")}
+    elif isinstance(data, dict):  # retain_values.json: one AUC per member / non-member pair
+        aucs = {k: v for k, v in data.items() if k.endswith("/auc_min_k")}
+    for key, auc in aucs.items():
+        if isinstance(auc, bool) or not isinstance(auc, int | float):
+            raise ObliviateError(f"{path}: the retain Min-K% AUC {key} is {auc!r}, not a number")
+        values[key] = float(auc)
+    return values
+
+
 def read_retain_truth_ratios(spec: str) -> list[float]:
     """The retain model's per-item forget truth ratios for forget quality.
 
