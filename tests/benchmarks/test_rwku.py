@@ -244,12 +244,13 @@ def test_probes_empty_generations_and_per_target_means(monkeypatch: pytest.Monke
     # pltrdy: ref "born in Oslo" (3 unique words), LCS with "He was born in Oslo" = 3 -> 1.0;
     # ref "the cello": hyp "cello" -> 1/2, hyp "the cello" -> 2/2
     assert rows["a1"]["rouge_l_recall"] == 1.0 and rows["b1"]["rouge_l_recall"] == 0.5
-    assert rows["a2"]["empty"] is True and rows["a2"]["rouge_l_recall"] is None
-    # per target: A = mean(1.0) (the empty answer is left out), B = mean(0.5, 1.0) = 0.75
-    assert res.metrics["rouge_l_recall"] == pytest.approx((1.0 + 0.75) / 2)
+    # the empty answer is scored as RWKU scores it (eval_forget.py: "NOANSWER"), recall 0, and
+    # flagged; per target: A = mean(1.0, 0.0) = 0.5, B = mean(0.5, 1.0) = 0.75
+    assert rows["a2"]["empty"] is True and rows["a2"]["rouge_l_recall"] == 0.0
+    assert res.metrics["rouge_l_recall"] == pytest.approx((0.5 + 0.75) / 2)
     assert res.metrics["empty_rate"] == 0.25
     flat = rwku_suite.RWKUSuite().aggregate({"forget_fb": res}, None)
-    assert flat["forget_fb"] == pytest.approx(87.5)
+    assert flat["forget_fb"] == pytest.approx(62.5)
 
 
 def test_mia_text_encoding_has_one_bos_and_no_eos() -> None:
@@ -285,7 +286,7 @@ def test_end_to_end_batch_run(rwku_dir: Path, tmp_path: Path) -> None:
         for x in (run.dir / "eval" / "unlearned" / "forget_aa.jsonl").read_text().splitlines()
     ]
     assert {r["subject"] for r in rows} == set(TARGETS[:2]) and len(rows) == 6
-    assert all(r["empty"] == (r["rouge_l_recall"] is None) for r in rows)
+    assert all(r["rouge_l_recall"] is not None for r in rows)  # empties scored as NOANSWER
 
 
 @pytest.mark.slow

@@ -4,10 +4,12 @@
   RWKU's user message per probe type (``benchmarks.rwku.probe_prompt``) through the template,
   suffix "Answer:" (none for the "affirmative suffix" attack); greedy, 30 new tokens, stop on EOS
   and end-of-turn; score = RWKU's ROUGE-L recall (pltrdy ``rouge==1.0.1`` port,
-  ``metrics.rouge.rwku_rouge_l_recall``) against the answer. An empty generation is reported
-  as such (``empty: true`` in its row, the set's ``empty_rate``) and left out of the ROUGE mean,
-  never scored as perfect forgetting (RWKU turns it into "NOANSWER" = recall 0; SPEC 8 #28);
-  ``degenerate_rate`` flags non-text and repeated-token answers (``metrics.degeneration``).
+  ``metrics.rouge.rwku_rouge_l_recall``) against the answer. An empty generation is scored as
+  RWKU scores it: replaced by "NOANSWER" (RWKU ``LLaMA-Factory/src/llmtuner/eval/eval_forget.py``,
+  ``eval_neighbor.py``), so it counts in the mean with its (almost always 0) recall, and it is
+  flagged beside the number (``empty: true`` in its row, the set's ``empty_rate``; the report
+  marks such scores as not evidence of forgetting, SPEC 8 #28); ``degenerate_rate`` flags
+  non-text and repeated-token answers (``metrics.degeneration``).
 - MIA (``mia_forget``, ``mia_retain``): the raw text after one BOS, every token scored (no EOS);
   per text ll = −NLL_mean; ``loss`` = ll, ``zlib`` = ll / len(zlib(text)), ``mink20`` = Min-K%++
   at k = 0.2 (RWKU's stored key), ``mink`` = Min-K% at 0.2. The paper's FM / RM = 100·mean NLL on
@@ -61,6 +63,7 @@ MIA_METRICS = frozenset(select(passage=True)) - CROSS | protocol("rwku", True)
 CROSS_METRICS = frozenset(select(pair=True))
 MIA_PAIRS = {"mia": ("mia_forget", "mia_retain")}
 PROBE_NEW_TOKENS = 30
+NOANSWER = "NOANSWER"  # what RWKU scores in place of an empty answer
 MINK_RATIO = 0.2
 # top-level key -> (set, per-item key or metric, scale); "All" keys are pooled separately
 COLUMNS: dict[str, tuple[str, str, float]] = {
@@ -106,16 +109,16 @@ def per_target_mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
 def evaluate_probes(
     records: list[QAItem], ctx: EvalContext, want: frozenset[str] = frozenset()
 ) -> SetResult:
-    """Greedy answers to RWKU probes and their pltrdy ROUGE-L recall (empty answers flagged);
+    """Greedy answers to RWKU probes and their pltrdy ROUGE-L recall (an empty answer scored as
+    "NOANSWER", as RWKU does, and flagged);
     ``want``: generation metrics of ``eval.metrics`` computed from the same answers."""
     prompts = []
     for rec in records:
         user, suffix = probe_prompt(rec)
         prompts.append(prompt_ids(ctx, user, suffix, rec))
     outputs = rwku_generate(ctx, prompts, PROBE_NEW_TOKENS)
-    nonempty = [i for i, out in enumerate(outputs) if out.strip()]
-    recalls = rwku_rouge_l_recall([outputs[i] for i in nonempty], [records[i].answer for i in nonempty])  # fmt: skip
-    by_index = dict(zip(nonempty, recalls))
+    hyps = [out if out.strip() else NOANSWER for out in outputs]
+    recalls = rwku_rouge_l_recall(hyps, [rec.answer for rec in records])
     result = SetResult(wanted=want)
     extra = want - {"rouge_l_recall"}  # RWKU's own ROUGE-L recall is the pltrdy one
     for i, (rec, out) in enumerate(zip(records, outputs)):
@@ -127,11 +130,11 @@ def evaluate_probes(
             "query": rec.question,
             "answer": rec.answer,
             "generation": out,
-            "empty": i not in by_index,
+            "empty": not out.strip(),
             "degenerate": degeneration.is_degenerate(out),
         }
         result.items.append(generation_metrics(out, rec.answer, extra) | row)
-        result.items[-1]["rouge_l_recall"] = by_index.get(i)
+        result.items[-1]["rouge_l_recall"] = recalls[i]
     if extra:
         forget_like = any(r.kind != "neighbor" for r in records)  # KFR, else KRR
         finish_set(result, records, ctx, extra, outputs, [], forget_like)
