@@ -151,6 +151,17 @@ class RunConfig:
     base_run: str = ""  # take the base/target/retain models (and their eval) from this run dir
 
 
+@validator
+def _check_run_name(cfg: Any) -> None:
+    """``run.name`` is one directory name inside ``run.out_dir``: no separator, no ``..``."""
+    name = cfg.run.name
+    if name and (name in (".", "..") or "/" in name or "\\" in name or name.startswith("~")):
+        raise ObliviateError(
+            f"run.name={name!r} would write outside run.out_dir; accepted: one directory name "
+            "(letters, digits, '-', '_', '.'), e.g. run.name=tofu_npo_lr1e-5"
+        )
+
+
 def _schema() -> DictConfig:
     return OmegaConf.structured(schema_class())
 

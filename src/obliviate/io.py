@@ -4,6 +4,7 @@ reads whose errors name the file and line."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -28,12 +29,28 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
+def finite(data: Any) -> Any:
+    """``data`` with every non-finite float (NaN, ±inf) as None, so it is strict JSON."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
+
+
+def _dumps(data: Any, **kwargs: Any) -> str:
+    return json.dumps(finite(data), default=lambda v: finite(float(v)), allow_nan=False, **kwargs)
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=float) + "\n")
+    """Strict JSON, atomically: a non-finite number is written as null (:func:`finite`)."""
+    write_atomic(path, _dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    write_atomic(path, "".join(json.dumps(r, default=float) + "\n" for r in rows))
+    write_atomic(path, "".join(_dumps(r) + "\n" for r in rows))
 
 
 def read_json(path: Path) -> Any:

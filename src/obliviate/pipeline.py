@@ -8,6 +8,7 @@ its models :class:`~obliviate.run_models.RunModels`, each stage a function in
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,16 @@ def recorded_stage_info(rd: RunDir) -> dict[str, Any]:
     return info
 
 
+def flag_invalid(values: dict[str, Any]) -> dict[str, Any]:
+    """A model's metrics with ``<key>/invalid: true`` beside every non-finite number (written
+    as null: ``metrics.json`` is strict JSON), so a NaN never reads as a score."""
+    out = dict(values)
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            out[f"{key}/invalid"] = True
+    return out
+
+
 def write_metrics(
     rd: RunDir, models: dict[str, Any], stage_info: dict[str, Any], total: float
 ) -> dict[str, Any]:
@@ -69,7 +80,7 @@ def write_metrics(
     metrics = {
         "benchmark": rd.cfg.benchmark.name,
         "method": rd.cfg.unlearn.method,
-        "models": models,
+        "models": {role: flag_invalid(values) for role, values in models.items()},
         "timings": timings,
         "training": {k: v["training"] for k, v in stage_info.items() if "training" in v},
     }

@@ -188,9 +188,11 @@ class RunDir:
 
     def _train_keys(self, name: str) -> dict[str, Any]:
         """A training section as fingerprinted: ``gradient_checkpointing`` (memory only) never
-        enters; ``mixed_precision`` (resolved, ``auto`` → accelerate's) only when not ``no``."""
+        enters, ``on_nan`` only when not ``stop``; ``mixed_precision`` (resolved, ``auto`` → accelerate's) only when not ``no``."""
         keys = to_dict(self.cfg)[name]
         keys.pop("gradient_checkpointing", None)
+        if keys.get("on_nan") == "stop":  # the default changes nothing a finished stage made
+            keys.pop("on_nan")
         mp = resolve_mixed_precision(keys.pop("mixed_precision", "no"))
         if mp != "no":
             keys["mixed_precision"] = mp

@@ -42,6 +42,8 @@ from .train_memory import (
 )
 from .train_steps import RankBatches, RetainDraws, plan_steps
 
+ON_NAN = ("stop", "skip_step")
+
 # parameter names HF Trainer never decays (transformers ``Trainer.get_decay_parameter_names``)
 NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
 
@@ -73,6 +75,9 @@ class TrainConfig:
     # fp16: autocast through accelerate over fp32 master weights (train_memory.MIXED_PRECISION)
     mixed_precision: str = "auto"
     gradient_checkpointing: bool = False  # recompute activations in backward (HF models)
+    # a non-finite loss or gradient norm: stop (a one-line error naming stage, step and loss
+    # part) | skip_step (drop that step's update and go on, as HF Trainer's nan handling)
+    on_nan: str = "stop"
 
 
 @section("finetune")
@@ -111,6 +116,10 @@ def _check_training(cfg: Any) -> None:
         if tc.batch_size < 1 or tc.grad_accum < 1:
             raise ObliviateError(f"{name}.batch_size and {name}.grad_accum must be >= 1")
         check_mixed_precision(tc.mixed_precision, f"{name}.mixed_precision")
+        if tc.on_nan not in ON_NAN:
+            raise ObliviateError(
+                f"{name}.on_nan={tc.on_nan!r} is unknown; accepted: {', '.join(ON_NAN)}"
+            )
 
 
 LossFn = Callable[[torch.nn.Module, dict[str, Any]], tuple[torch.Tensor, dict[str, float]]]
@@ -175,6 +184,21 @@ def _count_tokens(batch: dict[str, Any]) -> int:
     if "attention_mask" in batch:
         return int(batch["attention_mask"].sum())
     return sum(_count_tokens(v) for v in batch.values() if isinstance(v, dict))
+
+
+def diverged(desc: str, step: int, norm: Any, loss: Any, parts: dict[str, float],
+             on_nan: str) -> None:  # fmt: skip
+    """A non-finite gradient norm at optimizer step ``step``: raise a one-line error naming the
+    stage, the step and the loss parts (``on_nan=stop``), or return so the step is skipped."""
+    if on_nan == "skip_step":
+        return
+    values = {"loss": float(loss.detach()) if torch.is_tensor(loss) else loss, **parts}
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+    raise ObliviateError(
+        f"{desc}: diverged at optimizer step {step}: gradient norm {float(norm):.4g} ({shown}); "
+        "the model is not evaluated. Lower the learning rate, set max_grad_norm, or pass "
+        "on_nan=skip_step to drop such steps"
+    )
 
 
 def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -277,12 +301,18 @@ def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget
                 if batch:
                     loss, micro_parts = loss_fn(model, batch)
                     acc.backward(loss * 0.0 if empty else loss)
-                if acc.sync_gradients and tcfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(model.parameters(), tcfg.max_grad_norm)
-                if acc.sync_gradients and before_step is not None:
+                finite = True
+                if acc.sync_gradients:  # the norm of the all-reduced gradient: every rank agrees
+                    max_norm = tcfg.max_grad_norm if tcfg.max_grad_norm > 0 else float("inf")
+                    norm = acc.clip_grad_norm_(model.parameters(), max_norm)
+                    finite = norm is None or bool(torch.isfinite(torch.as_tensor(norm)))
+                    if not finite:
+                        diverged(desc, step + 1, norm, loss, micro_parts, tcfg.on_nan)
+                if acc.sync_gradients and finite and before_step is not None:
                     before_step(model)
-                optimizer.step()
-                if acc.sync_gradients and not acc.optimizer_step_was_skipped:
+                if finite:
+                    optimizer.step()
+                if acc.sync_gradients and finite and not acc.optimizer_step_was_skipped:
                     scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             if not empty:
