@@ -94,3 +94,18 @@ def test_on_nan_accepts_only_its_values() -> None:
     with pytest.raises(ObliviateError, match="unlearn.on_nan='ignore' is unknown; accepted: "
                        "stop, skip_step"):  # fmt: skip
         load_config(None, ["unlearn.on_nan=ignore"])
+
+
+def test_a_field_nan_on_every_item_is_reported_not_dropped() -> None:
+    from obliviate.eval.suites.context import SetResult
+    from obliviate.eval.suites.rows import MEAN_FIELDS, set_means
+
+    name = next(iter(MEAN_FIELDS))
+    res = SetResult()
+    res.items = [{name: float("nan")}, {name: float("nan")}]
+    set_means(res, {name})
+    assert math.isnan(res.metrics[name])
+    assert flag_invalid({f"forget/{name}": res.metrics[name]})[f"forget/{name}/invalid"] is True
+    res.items = [{name: float("nan")}, {name: 0.25}]  # a NaN item among numbers is left out
+    set_means(res, {name})
+    assert res.metrics[name] == 0.25

@@ -149,10 +149,14 @@ def extra_passes(
 
 
 def set_means(result: SetResult, want: Collection[str]) -> None:
+    """The set mean of each per-item field asked for (NaN items left out); a field that is NaN
+    on every item (e.g. a diverged model) is reported as NaN, never dropped, so ``metrics.json``
+    shows it as null with ``<key>/invalid``."""
     for name in MEAN_FIELDS:
         vals = [row[name] for row in result.items if name in row]
-        if name in want and vals and not np.all(np.isnan(vals)):
-            result.metrics[name] = float(np.nanmean(vals))
+        if name in want and vals:
+            all_nan = bool(np.all(np.isnan(vals)))
+            result.metrics[name] = float("nan") if all_nan else float(np.nanmean(vals))
 
 
 def finish_set(
