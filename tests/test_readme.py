@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from small_world import SMALL_WORLD
 
 import obliviate.config
 from obliviate.cli import main
@@ -15,11 +16,7 @@ from obliviate.config import load_config
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SMALL = [
-    "benchmark.people=8",
-    "benchmark.holdout_people=2",
-    "model.tiny_preset=nano",
-    "model.tokenizer_vocab=400",
-    "finetune.epochs=4",
+    *SMALL_WORLD,
     "eval.max_new_tokens=8",
 ]
 

@@ -6,17 +6,14 @@ import importlib.util
 import json
 
 import pytest
+from small_world import SMALL_WORLD
 
 from obliviate.config import load_config
 from obliviate.eval.metrics import mia
 from obliviate.pipeline import Run
 
 SMALL = [
-    "benchmark.people=8",
-    "benchmark.holdout_people=2",
-    "model.tiny_preset=nano",
-    "model.tokenizer_vocab=400",
-    "finetune.epochs=4",
+    *SMALL_WORLD,
     "finetune.lr=1e-2",
     "unlearn.epochs=1",
     "eval.max_new_tokens=6",

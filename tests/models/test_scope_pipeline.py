@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from small_world import SMALL_WORLD
 from transformers import AutoModelForCausalLM
 
 import obliviate.models.reference as reference
@@ -17,11 +18,7 @@ from obliviate.models.scope import is_adapter_dir
 from obliviate.pipeline import Run
 
 SMALL = [
-    "benchmark.people=8",
-    "benchmark.holdout_people=2",
-    "model.tiny_preset=nano",
-    "model.tokenizer_vocab=400",
-    "finetune.epochs=4",
+    *SMALL_WORLD,
     "finetune.lr=1e-2",
     "finetune.batch_size=8",
     "finetune.retain_model=false",
