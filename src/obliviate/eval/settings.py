@@ -34,6 +34,9 @@ class LMEvalConfig:
     batch_size: int = 8
 
 
+PROTOCOLS = ("paper", "fixed", "ou")
+
+
 @section("eval")
 @dataclass
 class EvalConfig:
@@ -56,6 +59,9 @@ class EvalConfig:
     # forget quality against the retain model's per-item forget truth ratios read from a JSON
     # file (a list, or an open-unlearning eval log) or a run directory, instead of our retain run
     retain_tr_file: str = ""
+    # paper: byte-for-byte the reference code's protocol, quirks included (README "Protocols");
+    # fixed: obliviate's corrections; ou: TOFU as open-unlearning runs it (template, settings)
+    protocol: str = "paper"
 
 
 @validator
@@ -67,6 +73,10 @@ def _check_eval(cfg: Any) -> None:
     if ec.backend not in GENERATION_BACKENDS:
         raise ObliviateError(
             f"eval.backend={ec.backend!r} is unknown; accepted: {', '.join(GENERATION_BACKENDS)}"
+        )
+    if ec.protocol not in PROTOCOLS:
+        raise ObliviateError(
+            f"eval.protocol={ec.protocol!r} is unknown; accepted: {', '.join(PROTOCOLS)}"
         )
     if ec.meow_prompt not in ("template", "raw"):
         raise ObliviateError(f"eval.meow_prompt={ec.meow_prompt!r}; accepted: raw, template")
