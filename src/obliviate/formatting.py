@@ -13,6 +13,14 @@ F5 pad is distinct from EOS and attention masks come from lengths, never from ``
 F7 ``max_length`` applies on every path: the answer is cut from the right keeping the EOS slot,
    a prompt longer than ``max_length - 2`` is cut from the left keeping BOS;
 F8 right padding for loss and scoring, left padding for generation.
+
+KnowUnDo's token set (``kud-nn`` under ``eval.protocol=paper``, :meth:`Formatter.encode_kud_paper`):
+the scored string is ``prompt + "\n\n" + answer`` tokenised as one string, the first
+``len(tokenizer(prompt))`` positions are masked (BOS included), ``"\n\n" + answer`` is
+labelled and no EOS is appended (KnowUnDo ``llm_unlearn/utils/save_tokenized_dataset.py``
+lines 52-55 and ``llm_unlearn/utils/llm_tokenize_with_chunk.py`` lines 42-50, commit
+92aea2b8). SPEC 1.3 (``kud-nn``: prompt ``q + "\n\n"``, answer ``a``) and F1/F3 describe
+obliviate's ``fixed`` token set, not KnowUnDo's.
 """
 
 from __future__ import annotations
@@ -136,6 +144,7 @@ class Formatter:
         template: str = "qa-tags",
         max_length: int = 512,
         system_prompt: str = "",
+        protocol: str = "fixed",
     ):
         if template not in CHAT and template not in TEMPLATES:
             raise ObliviateError(
@@ -152,6 +161,8 @@ class Formatter:
         self.kind = resolve_template(tokenizer, template)
         self.max_length = max_length
         self.system_prompt = system_prompt
+        # eval.protocol: paper / ou give ``kud-nn`` KnowUnDo's token set (encode_kud_paper)
+        self.protocol = protocol
         self.bos_id = tokenizer.bos_token_id
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id
@@ -228,9 +239,38 @@ class Formatter:
         head = [ids[0]] if keep_bos else []
         return head + ids[len(ids) - (limit - len(head)) :]
 
+    @property
+    def kud_paper(self) -> bool:
+        """Whether QA pairs get KnowUnDo's own token set (``kud-nn`` under paper / ou)."""
+        return self.kind == "kud-nn" and self.protocol != "fixed"
+
+    def encode_kud_paper(self, question: str, answer: str, prefix: str = "") -> Encoded:
+        """KnowUnDo's token set (KnowUnDo ``save_tokenized_dataset.py`` l. 52-55,
+        ``llm_tokenize_with_chunk.py`` l. 20-50, commit 92aea2b8):
+
+            text = prefix + question + "\n\n" + answer,  l = "\n\n" + answer
+            ids = [BOS] + tokens(text)[: max_length]     (one string, cut from the right)
+            labels = ids with the first len([BOS] + tokens(text.replace(l, ""))) positions
+                     and every pad id masked
+
+        so the two separator tokens are labelled and no EOS is appended or scored. The mask
+        length comes from the prompt tokenised alone, as KnowUnDo's does (a BPE merge across the
+        boundary shifts it); ``text.replace(l, "")`` removes every occurrence of ``l``, as
+        KnowUnDo's. An item cut to nothing labelled keeps no labels (KnowUnDo skips it).
+        """
+        label_text = "\n\n" + answer
+        text = prefix + question + label_text
+        ids = self._with_bos(self._ids(text))[: self.max_length]
+        pre_len = len(self._with_bos(self._ids(text.replace(label_text, ""))))
+        labels = [IGNORE_INDEX if i < pre_len or t == self.pad_id else t for i, t in enumerate(ids)]
+        return Encoded(ids, labels)
+
     def encode_pair(self, question: str, answer: str, prefix: str = "") -> Encoded:
         """[BOS] + prompt + answer + end, labels on answer and end only (F1-F4, F7); end = EOS,
-        or the chat template's turn end."""
+        or the chat template's turn end. ``kud-nn`` under ``protocol`` paper / ou:
+        :meth:`encode_kud_paper`."""
+        if self.kud_paper:
+            return self.encode_kud_paper(question, answer, prefix)
         prompt = self._with_bos(self._ids(self.prompt_text(question, prefix)))
         body = self._ids(self.answer_text(answer))
         end = self.answer_end()

@@ -39,6 +39,7 @@ from .errors import ObliviateError
 from .generate.store import generated_fingerprint
 from .io import read_json, write_atomic, write_json
 from .methods import get_method_class
+from .methods.base import training_protocol
 from .methods.localize import LocalizeParams
 from .records import BenchmarkData, content_hash
 from .train_memory import resolve_mixed_precision
@@ -181,9 +182,11 @@ class RunDir:
 
     def fp_unlearn(self) -> str:
         kind = get_method_class(self.cfg.unlearn.method).needs_generated
+        protocol = training_protocol(self.cfg)  # only where it changes training: {} keeps old fps
         return fingerprint(
             "unlearn", self.fp_finetune("target"), self._train_keys("unlearn"), self.cfg.run.seed,
             self.data.hash("unlearn"), *generated_fingerprint(self.dir, kind),
+            *([protocol] if protocol else []),
         )  # fmt: skip
 
     def _train_keys(self, name: str) -> dict[str, Any]:
@@ -206,9 +209,13 @@ class RunDir:
         lp = LocalizeParams.from_params(dict(self.cfg.unlearn.params))
         scope_keys = {k: v for k, v in to_dict(self.cfg)["unlearn"].items()
                       if k in ("scope", "layers", "region_file") or k.startswith("lora_")}  # fmt: skip
+        kud: dict[str, str] = {}  # KnowUnDo's token set under paper / ou (fixed: the earlier encoding)
+        if self.cfg.model.template == "kud-nn" and self.cfg.eval.protocol != "fixed":
+            kud = {"protocol": self.cfg.eval.protocol}
         return fingerprint(
-            "localize", self.fp_finetune("target"), scope_keys, lp, self.cfg.run.seed
-        )
+            "localize", self.fp_finetune("target"), scope_keys, lp, self.cfg.run.seed,
+            *([kud] if kud else []),
+        )  # fmt: skip
 
     def fp_eval(self, role: str) -> str:
         """The model's fingerprint, the eval config (+ ``generate`` when an LLM extracts
@@ -216,6 +223,8 @@ class RunDir:
         ecfg = {
             k: v for k, v in to_dict(self.cfg)["eval"].items() if not k.startswith("vllm_")
         }  # engine placement: the same generations
+        if ecfg.get("protocol") == "fixed":  # fixed evaluates as obliviate did before the
+            ecfg.pop("protocol")  # protocols existed: earlier run directories stay reusable
         if self.cfg.eval.kfr_krr.entity_extractor == "llm":  # the LLM that extracts entities
             ecfg["generate"] = to_dict(self.cfg)["generate"]
         return fingerprint("eval", self.fp_model(role), ecfg, self.data.hash("eval"))

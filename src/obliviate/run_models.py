@@ -29,9 +29,13 @@ class RunModels:
         self.rd = rd
         self.device = device or default_device()
 
-    def formatter(self, tokenizer: Any) -> Formatter:
+    def formatter(self, tokenizer: Any, stage: str = "") -> Formatter:
+        """The run's formatter; ``eval.protocol`` picks its token set (KnowUnDo's under paper)
+        except for fine-tuning (``stage="finetune"``), whose target model every protocol
+        shares."""
         m = self.rd.cfg.model
-        return Formatter(tokenizer, m.template, m.max_length, m.system_prompt)
+        protocol = "fixed" if stage == "finetune" else self.rd.cfg.eval.protocol
+        return Formatter(tokenizer, m.template, m.max_length, m.system_prompt, protocol)
 
     def base_src(self) -> str:
         """Where the base model comes from (recorded as the base of a fine-tune adapter)."""

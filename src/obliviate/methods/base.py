@@ -87,10 +87,25 @@ class Method:
     # build_forget ("relearn", "meow"; see obliviate.generate.store); "" = none
     needs_generated: ClassVar[str] = ""
     needs_region: ClassVar[bool] = False  # True: train only a localised region (MemFlex)
+    # ``eval.protocol`` of the run (the unlearn stage sets it): ``paper`` / ``ou`` train as the
+    # reference code does, ``fixed`` applies obliviate's corrections (README "Protocols")
+    protocol: str = "paper"
 
     def __init__(self, params: dict[str, Any] | None = None):
         self.validate_params(params or {})
         self.p = self.Params(**(params or {}))
+        self.given = frozenset(params or {})  # parameter names set explicitly
+
+    @property
+    def reference_protocol(self) -> bool:
+        """Whether the reference code's training step applies (``protocol`` paper or ou)."""
+        return self.protocol != "fixed"
+
+    @classmethod
+    def protocol_changes_training(cls, params: dict[str, Any], benchmark: str) -> bool:
+        """Whether ``eval.protocol`` changes this method's training step with ``params`` on
+        ``benchmark`` (then it enters the unlearn stage's fingerprint). Default: no."""
+        return False
 
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
@@ -158,6 +173,20 @@ class Method:
 
     def after_step(self, ctx: Context, parts: dict[str, float]) -> None:
         """Hook after each optimizer step (e.g. a dual-variable update)."""
+
+
+def training_protocol(cfg: Any) -> dict[str, str]:
+    """``{"protocol": eval.protocol}`` when the protocol changes what the unlearn stage trains
+    (the ``kud-nn`` template's token set, or the method's step: ``protocol_changes_training``),
+    else ``{}``; the unlearn fingerprint includes it. ``fixed`` trains as obliviate did before
+    the protocols existed, so it adds nothing (earlier run directories stay reusable)."""
+    if cfg.eval.protocol == "fixed":
+        return {}
+    cls = get_method_class(cfg.unlearn.method)
+    changes = cfg.model.template == "kud-nn" or cls.protocol_changes_training(
+        dict(cfg.unlearn.params), cfg.benchmark.name
+    )
+    return {"protocol": cfg.eval.protocol} if changes else {}
 
 
 def get_method_class(name: str) -> type[Method]:

@@ -4,8 +4,17 @@ Primal-Dual Framework for Large Language Models"; OU ``PDU``), SPEC 3.2.
 Forget: flatten the next-token logits, L_f = Σ_t m_t (max_v z_t,v − mean_v z_t,v)² / Σ_t m_t over
 the shifted answer mask (``losses.logit_spread_loss``). Retain: a constraint L_r ≤ ε with
 L_r = CE_batch(D_r), handled by a Lagrange multiplier λ:
-L = γ·L_f + λ·(L_r − ε), and after every optimizer step (once ``dual_warmup_epochs`` forget
-epochs have passed) the dual ascent λ ← max(0, λ + η·(L_r − ε)) with the step's retain loss.
+L = γ·L_f + λ·(L_r − ε), and (once ``dual_warmup_epochs`` forget epochs have passed) the dual
+ascent λ ← max(0, λ + η·(L_r − ε)):
+
+- ``eval.protocol=paper`` / ``ou``: after every micro-batch's loss, with that micro-batch's
+  retain loss, as open-unlearning's ``PDU.final_loss_value`` does (``src/trainer/unlearn/pdu.py``
+  l. 57-62, commit d3d7cf9e; its loss uses λ before the update; with OU's default gradient
+  accumulation 4, ``configs/trainer/finetune.yaml``, λ moves 4 times per optimizer step);
+- ``fixed``: once per optimizer step, after it, with the last micro-batch's retain loss (one
+  dual step per primal step, as the primal-dual method is stated).
+
+With ``grad_accum=1`` on one process both are the same.
 λ is logged as ``dual``. OU TOFU script: λ0 = 100, η = 5, ε = 0.3, warmup 5 epochs, lr 1e-5.
 ε has no sensible default (it is a retain-loss level of the model at hand): it is required.
 OU's per-epoch dual update over the whole retain set is not implemented; OU's forget loss over
@@ -45,6 +54,10 @@ class PDU(Method):
     Params = PDUParams
     needs_retain = True
 
+    @classmethod
+    def protocol_changes_training(cls, params: dict[str, Any], benchmark: str) -> bool:
+        return True  # when λ moves (per micro-batch or per step)
+
     def __init__(self, params: dict[str, Any] | None = None):
         super().__init__(params)
         if self.p.epsilon is None:
@@ -58,10 +71,16 @@ class PDU(Method):
         self._seen = 0  # forget items consumed, to count epochs for the warmup
         self._seen_before_step = 0
 
+    def warm(self, seen: int, ctx: Context) -> bool:
+        """Whether ``seen`` forget items complete the ``dual_warmup_epochs`` (OU: updates are
+        enabled at the end of the warmup epoch, ``DualOptimizationCallback.on_epoch_end``)."""
+        return seen >= self.p.dual_warmup_epochs * max(1, len(ctx.forget))
+
     def loss(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
     ) -> tuple[torch.Tensor, dict[str, float]]:
         fb = batch["forget"]
+        warm = self.warm(self._seen, ctx)  # the items before this micro-batch
         self._seen += len(fb["index"])
         forget = logit_spread_loss(forward_logits(model, fb), fb["labels"])
         rb = batch["retain"]
@@ -69,13 +88,16 @@ class PDU(Method):
         total = self.p.gamma * forget + self.dual * (retain - float(self.p.epsilon))
         parts = {"forget_loss": float(forget.detach()), "retain_loss": float(retain.detach()),
                  "dual": self.dual}  # fmt: skip
+        if self.reference_protocol and warm:  # OU: every micro-batch, after its loss
+            self.dual = dual_update(self.dual, parts["retain_loss"], float(self.p.epsilon),
+                                    self.p.dual_step_size)  # fmt: skip
         return total, parts
 
     def after_step(self, ctx: Context, parts: dict[str, float]) -> None:
-        """Dual ascent with this step's retain loss once the warmup epochs ended before it (OU
-        enables updates at the end of the warmup epoch and updates from the next step on)."""
-        warm = self._seen_before_step >= self.p.dual_warmup_epochs * max(1, len(ctx.forget))
+        """``fixed``: dual ascent with this step's retain loss once the warmup epochs ended
+        before it (the paper / ou protocol updates in ``loss``, every micro-batch)."""
+        warm = self.warm(self._seen_before_step, ctx)
         self._seen_before_step = self._seen
-        if warm:
+        if warm and not self.reference_protocol:  # fixed: once per optimizer step
             self.dual = dual_update(self.dual, parts["retain_loss"], float(self.p.epsilon),
                                     self.p.dual_step_size)  # fmt: skip

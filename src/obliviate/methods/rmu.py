@@ -10,8 +10,11 @@ reference's activation:
     L   = γ·L_f + α·L_r                                            (``losses.activation_mse``)
 
 M_b = labelled (answer) positions. ``reduction=ou`` reproduces open-unlearning's reduction,
-mean_b(S_b)·mean_b(1/N_b) (a broadcasting slip in its ``compute_activation_loss``; equal to the
-formula when all answers have the same length), for matching OU's RMU numbers. u is sampled once in ``prepare`` from a generator seeded with
+mean_b(S_b)·mean_b(1/N_b) (a broadcasting slip in its ``compute_activation_loss``,
+``src/trainer/unlearn/rmu.py``, commit d3d7cf9e; equal to the formula when all answers have the
+same length), for matching OU's RMU numbers; ``per_item`` is the formula. Unless
+``unlearn.params.reduction`` is given, ``eval.protocol`` picks it: ``paper`` / ``ou`` → ``ou``
+(the reference code's number), ``fixed`` → ``per_item`` (README "Protocols"). u is sampled once in ``prepare`` from a generator seeded with
 the run seed. Only parameters matching ``trainable_params_regex`` (within the run's scope) keep
 ``requires_grad``: the rest compute no gradient and stay bit-identical (OU computes gradients for
 frozen parameters: SPEC 8 item 9). The forward stops at the hooked module, since later layers
@@ -114,6 +117,18 @@ class RMU(RetainTerm):
                 f"accepted: {', '.join(ACTIVATION_REDUCTIONS)}"
             )
 
+    @classmethod
+    def protocol_changes_training(cls, params: dict[str, Any], benchmark: str) -> bool:
+        return "reduction" not in params
+
+    @property
+    def reduction(self) -> str:
+        """``unlearn.params.reduction`` when given, else the protocol's: paper / ou → ``ou``
+        (open-unlearning's broadcast), fixed → ``per_item`` (the formula)."""
+        if "reduction" in self.given:
+            return self.p.reduction
+        return "ou" if self.reference_protocol else "per_item"
+
     def prepare(self, model: torch.nn.Module, ctx: Context) -> None:
         """Find the hooked modules, narrow the trainable parameters, sample the control vector."""
         self.module = find_module(model, self.p.module_regex)
@@ -142,7 +157,7 @@ class RMU(RetainTerm):
         fb = batch["forget"]
         h = activations(model, self.module, fb)
         mask = fb["labels"] != -100
-        return activation_mse(h, self.control.to(h.dtype), mask, self.p.reduction), {}
+        return activation_mse(h, self.control.to(h.dtype), mask, self.reduction), {}
 
     def retain_term(
         self, model: torch.nn.Module, batch: dict[str, Any], ctx: Context
@@ -155,5 +170,5 @@ class RMU(RetainTerm):
         h_r = activations(model, self.module, rb)
         with torch.no_grad():
             h_ref = activations(ctx.reference.forward, self.ref_module, rb)
-        mse = activation_mse(h_r, h_ref, rb["labels"] != -100, self.p.reduction)
+        mse = activation_mse(h_r, h_ref, rb["labels"] != -100, self.reduction)
         return {"embed_diff": mse}

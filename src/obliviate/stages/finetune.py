@@ -54,7 +54,7 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
         return info
     data = rd.data.get()
     out = unlearn(
-        get_method_class("sft")(), model, data, models.formatter(tok), cfg.finetune,
+        get_method_class("sft")(), model, data, models.formatter(tok, "finetune"), cfg.finetune,
         seed=cfg.run.seed, section="finetune", adapter_base=models.base_src(),
         forget=data.finetune if role == "target" else data.finetune_retain,
         device=models.device, batch_size=cfg.eval.batch_size,

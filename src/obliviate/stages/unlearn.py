@@ -120,6 +120,7 @@ def stage_unlearn(rd: RunDir, models: RunModels) -> dict[str, Any]:
     if method_cls.needs_region and not params.get("region_file"):
         params["region_file"] = str(stage_localize(rd, models))
     method = method_cls(params)
+    method.protocol = cfg.eval.protocol  # the reference's training step or obliviate's (README)
     model, tok = models.load("target", keep_adapter=ucfg.scope == "lora")
     out = unlearn(
         method, model, rd.data.get(), models.formatter(tok), ucfg, seed=cfg.run.seed,

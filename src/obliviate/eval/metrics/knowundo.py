@@ -1,6 +1,8 @@
 """KnowUnDo teacher-forced metrics: token accuracy, perplexity, success rates (SPEC 6.2).
 
-Each item's arrays cover every labelled answer position T_i (EOS included when labelled).
+Each item's arrays cover every labelled position T_i: under ``eval.protocol=paper`` KnowUnDo's
+``"\n\n" + answer`` without EOS, under ``fixed`` the answer + EOS
+(:mod:`obliviate.eval.suites.knowundo`).
 """
 
 from __future__ import annotations

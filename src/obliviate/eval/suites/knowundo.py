@@ -1,7 +1,7 @@
 """The KnowUnDo suite: teacher-forced token accuracy and perplexity on the val lists (SPEC 6.2).
 
-Per val item i, over its labelled answer positions T_i (answer + EOS, ``model.max_length``
-applies; KnowUnDo uses 256): acc_i = (1/|T_i|) Σ_t 1[argmax p(·|y_<t) = y_t] and
+Per val item i, over its labelled positions T_i (``model.max_length`` applies; KnowUnDo uses
+256): acc_i = (1/|T_i|) Σ_t 1[argmax p(·|y_<t) = y_t] and
 lp_i = (1/|T_i|) Σ_t log p(y_t|y_<t); a set reports acc = 100·mean_i acc_i and
 ppl = exp(−mean_i lp_i) (``metrics.knowundo.knowundo_scores``). Then
 
@@ -9,6 +9,18 @@ ppl = exp(−mean_i lp_i) (``metrics.knowundo.knowundo_scores``). Then
     Retention Success = acc(retention.val)          (higher = better kept)
 
 (SPEC 6.2 [inferred]; KnowUnDo paper table layout, SPEC 7). No generation.
+
+Token set T_i (``eval.protocol``, README "Protocols"):
+
+- ``paper`` (default; ``ou`` is the same here): KnowUnDo's, ``"\n\n" + answer`` labelled, the
+  question (and direct prompt) masked, no EOS; the string is tokenised whole and the mask is
+  ``len(tokenizer(prompt))`` long (KnowUnDo ``llm_unlearn/utils/save_tokenized_dataset.py``
+  l. 52-55, ``llm_unlearn/utils/llm_tokenize_with_chunk.py`` l. 42-50, commit 92aea2b8;
+  :meth:`obliviate.formatting.Formatter.encode_kud_paper`);
+- ``fixed``: obliviate's (SPEC F1-F3): prompt ``question + "\n\n"`` unlabelled, answer + EOS
+  labelled, prompt and answer tokenised apart so the boundary is exact.
+
+The scorer reads the token set off the run's formatter (``model.template=kud-nn``).
 
 Every set is scored twice: as is and with the domain's direct prompt prepended before the
 question (sets ``*_dp``; scored text = direct_prompt + question + "\\n\\n" + answer with the
