@@ -100,12 +100,13 @@ def evaluate_kud_set(
         )
     result = SetResult(wanted=want)
     for i, (rec, st) in enumerate(zip(records, stats)):
+        empty = st.n == 0 and fmt.kud_paper  # cut to nothing labelled: KnowUnDo skips it
         row: dict[str, Any] = {
             "id": rec.id,
             "question": rec.question,
             "answer": rec.answer,
-            "token_accuracy": token_accuracy(st.correct),
-            "mean_logprob": float(st.logprobs.mean()),
+            "token_accuracy": float("nan") if empty else token_accuracy(st.correct),
+            "mean_logprob": float("nan") if empty else float(st.logprobs.mean()),
             "n_tokens": st.n,
         }
         if want:
@@ -116,7 +117,11 @@ def evaluate_kud_set(
         result.items.append(row)
     if want:
         finish_set(result, records, ctx, want, generations, encoded, forget_like)
-    result.metrics |= knowundo_scores([s.correct for s in stats], [s.logprobs for s in stats])
+    # paper: an item with no labelled position (max_length cut it) is left out, as KnowUnDo's
+    # compute_min_k_ppl_acc does (``if k_value > 0``, run_eval_lora.py l. 603-604); fixed keeps
+    # an answer slot, so no item is ever empty there
+    kept = [s for s in stats if s.n > 0 or not fmt.kud_paper]
+    result.metrics |= knowundo_scores([s.correct for s in kept], [s.logprobs for s in kept])
     return result
 
 
