@@ -163,6 +163,9 @@ class Formatter:
         self.system_prompt = system_prompt
         # eval.protocol: paper / ou give ``kud-nn`` KnowUnDo's token set (encode_kud_paper)
         self.protocol = protocol
+        # KnowUnDo's fine-tuning appends a labelled EOS to its token set (``pretrain/
+        # data_module.py`` l. 43-67); its unlearning and evaluation do not (set by the stage)
+        self.kud_eos = False
         self.bos_id = tokenizer.bos_token_id
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id
@@ -253,7 +256,11 @@ class Formatter:
             labels = ids with the first len([BOS] + tokens(text.replace(l, ""))) positions
                      and every pad id masked
 
-        so the two separator tokens are labelled and no EOS is appended or scored. The mask
+        so the two separator tokens are labelled and no EOS is appended or scored. With
+        ``kud_eos`` (the fine-tune stage) a labelled EOS follows when the text leaves room, as
+        KnowUnDo's fine-tuning labels it (``pretrain/data_module.py`` l. 43-67: the question
+        masked by ``len(tokenizer.tokenize(q, add_special_tokens=True))``, ``"\n\n" + a`` and
+        EOS labelled, ``max_length`` 500 there). The mask
         length comes from the prompt tokenised alone, as KnowUnDo's does (a BPE merge across the
         boundary shifts it); ``text.replace(l, "")`` removes every occurrence of ``l``, as
         KnowUnDo's. An item cut to nothing labelled keeps no labels (KnowUnDo skips it).
@@ -263,6 +270,8 @@ class Formatter:
         ids = self._with_bos(self._ids(text))[: self.max_length]
         pre_len = len(self._with_bos(self._ids(text.replace(label_text, ""))))
         labels = [IGNORE_INDEX if i < pre_len or t == self.pad_id else t for i, t in enumerate(ids)]
+        if self.kud_eos and self.eos_id is not None and len(ids) < self.max_length:
+            ids, labels = [*ids, self.eos_id], [*labels, self.eos_id]
         return Encoded(ids, labels)
 
     def encode_pair(self, question: str, answer: str, prefix: str = "") -> Encoded:

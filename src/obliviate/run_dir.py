@@ -176,9 +176,18 @@ class RunDir:
     def fp_finetune(self, role: str) -> str:
         ft = self._train_keys("finetune")
         ft.pop("retain_model", None)
+        kud = self._kud_protocol()  # KnowUnDo's fine-tune token set under paper / ou
         return fingerprint(
-            "finetune", role, self.fp_base(), ft, self.cfg.run.seed, self.data.hash(role)
-        )
+            "finetune", role, self.fp_base(), ft, self.cfg.run.seed, self.data.hash(role),
+            *([kud] if kud else []),
+        )  # fmt: skip
+
+    def _kud_protocol(self) -> dict[str, str]:
+        """``{"protocol": ...}`` when ``kud-nn`` gets KnowUnDo's token set (paper / ou); ``{}``
+        under fixed, which encodes as obliviate did before the protocols existed."""
+        if self.cfg.model.template == "kud-nn" and self.cfg.eval.protocol != "fixed":
+            return {"protocol": self.cfg.eval.protocol}
+        return {}
 
     def fp_unlearn(self) -> str:
         kind = get_method_class(self.cfg.unlearn.method).needs_generated
@@ -209,9 +218,7 @@ class RunDir:
         lp = LocalizeParams.from_params(dict(self.cfg.unlearn.params))
         scope_keys = {k: v for k, v in to_dict(self.cfg)["unlearn"].items()
                       if k in ("scope", "layers", "region_file") or k.startswith("lora_")}  # fmt: skip
-        kud: dict[str, str] = {}  # KnowUnDo's token set under paper / ou (fixed: the earlier encoding)
-        if self.cfg.model.template == "kud-nn" and self.cfg.eval.protocol != "fixed":
-            kud = {"protocol": self.cfg.eval.protocol}
+        kud = self._kud_protocol()
         return fingerprint(
             "localize", self.fp_finetune("target"), scope_keys, lp, self.cfg.run.seed,
             *([kud] if kud else []),

@@ -30,12 +30,13 @@ class RunModels:
         self.device = device or default_device()
 
     def formatter(self, tokenizer: Any, stage: str = "") -> Formatter:
-        """The run's formatter; ``eval.protocol`` picks its token set (KnowUnDo's under paper)
-        except for fine-tuning (``stage="finetune"``), whose target model every protocol
-        shares."""
+        """The run's formatter; ``eval.protocol`` picks its token set (KnowUnDo's under paper,
+        with the labelled EOS of KnowUnDo's fine-tuning when ``stage="finetune"``)."""
         m = self.rd.cfg.model
-        protocol = "fixed" if stage == "finetune" else self.rd.cfg.eval.protocol
-        return Formatter(tokenizer, m.template, m.max_length, m.system_prompt, protocol)
+        fmt = Formatter(tokenizer, m.template, m.max_length, m.system_prompt,
+                        self.rd.cfg.eval.protocol)  # fmt: skip
+        fmt.kud_eos = stage == "finetune"
+        return fmt
 
     def base_src(self) -> str:
         """Where the base model comes from (recorded as the base of a fine-tune adapter)."""
