@@ -2,10 +2,9 @@
 metric keys the README's "Protocols" tables list, on a small KnowUnDo run and on synthkb.
 
 Two runs of the same config, seed and data differ only in ``eval.protocol``; their
-``metrics.json`` are compared key by key. The target and retain models are fine-tuned
-identically under both protocols (the fine-tune stage's fingerprint has no protocol), so on
-KnowUnDo the keys that move on them are the token-set keys (item 1), and on the unlearned model
-also what the gd stream (item 4) moves: every KnowUnDo acc / ppl / success key.
+``metrics.json`` are compared key by key. On KnowUnDo every stage sees the token set (item 1:
+fine-tune, unlearning, scoring) and gd its stream (item 4), so every acc / ppl / success key may
+move, and nothing else; on synthkb no listed item applies.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ inputs of :mod:`protocol.golden`:
   ``llm_unlearn/utils/llm_tokenize_with_chunk.py`` lines 20-50 (one string, cut to
   ``max_length``, the first ``len(tokenizer(text.replace(labels, "")))`` positions masked) and
   89-94 (pad ids -> -100), at ``max_length`` 256 and 26 (answers cut);
+- the fine-tune token set: ``pretrain/data_module.py`` lines 43-67 with the llama2-7b tags of
+  ``pretrain/config/model_config.yaml`` (answer tag ``"\n\n"``): ``"\n\n" + a`` and EOS labelled
+  (KnowUnDo puts that EOS label on the first padding position; the fixture writes the EOS as
+  the input there, which no loss reads);
 - acc / ppl: ``llm_unlearn/run_eval_lora.py`` lines 578-627 (``preprocess_logits_for_metrics``,
   ``compute_min_k_ppl_acc`` at ratio 1) on ``build_tiny_model(kud_tokenizer(), "nano", seed=0)``.
 
@@ -48,6 +52,14 @@ def test_paper_token_set_is_knowundos(tok, case):
         enc = fmt.encode_pair(rec["text"], rec["labels"], prefix)
         assert enc.input_ids == want["input_ids"]
         assert enc.labels == want["labels"]
+
+
+def test_paper_finetune_token_set_is_knowundos(tok):
+    fmt = Formatter(tok, "kud-nn", 500, protocol="paper")
+    fmt.kud_eos = True  # what the fine-tune stage sets (RunModels.formatter(tok, "finetune"))
+    for rec, want in zip(KUD_RECORDS, FIXTURE["finetune_500"]):
+        enc = fmt.encode_pair(rec["text"], rec["labels"])
+        assert (enc.input_ids, enc.labels) == (want["input_ids"], want["labels"])
 
 
 def test_fixed_token_set_is_obliviates(tok):
