@@ -86,7 +86,9 @@ def test_qa_set_mia_and_memorisation_from_the_one_pass(nano_model, formatter, to
     for row, st, item in zip(res.items, stats, ITEMS):
         assert "generation" not in row and "truth_ratio" not in row  # no pass not asked for
         assert row["mia_loss"] == pytest.approx(st.nll_mean)
-        assert row["mia_zlib"] == pytest.approx(mia.mia_zlib(st.logprobs, item.answer))
+        enc = formatter.encode_pair(item.question, item.answer)  # paper: OU's decoded labels
+        text = tokenizer.decode([x for x in enc.labels if x != -100], skip_special_tokens=True)
+        assert row["mia_zlib"] == pytest.approx(mia.mia_zlib(st.logprobs, text))
         assert row["mia_min_k"] == pytest.approx(mia.mia_min_k(st.logprobs, 0.4))
         assert row["mia_min_k_plus_plus"] == pytest.approx(
             mia.mia_min_k_plus_plus(st.logprobs, st.mu, st.sigma2, 0.4)

@@ -42,13 +42,20 @@ def stats_metrics(
     want: Collection[str],
     ctx: EvalContext,
     template: bool | None = None,
+    labels: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Per-item metrics read off one item's scoring statistics: EM, ES, MEOW MA and the MIA
     scores (``text``: the scored answer or passage, for ZLib; ``template``: whether the scored
-    ids are MA's prompt ids, by default ``eval.meow_prompt=template``)."""
+    ids are MA's prompt ids, by default ``eval.meow_prompt=template``; ``labels``: the scored
+    labels: under ``eval.protocol=paper|ou`` ZLib compresses their decoded text, as OU's
+    ``extract_target_texts_from_processed_data`` does, instead of ``text``)."""
     if template is None:
         template = ctx.option("meow_prompt", "template") == "template"
-    item = ScoredItem(st, text, ctx.option("min_k", 0.4), template)
+    protocol = ctx.option("protocol", "paper")
+    if labels is not None and protocol != "fixed" and "mia_zlib" in want:
+        kept = [int(i) for i in labels if i != IGNORE_INDEX]
+        text = ctx.tokenizer.decode(kept, skip_special_tokens=True)
+    item = ScoredItem(st, text, ctx.option("min_k", 0.4), template, protocol)
     return item_metrics(_SCORING_ITEMS, item, want)
 
 
