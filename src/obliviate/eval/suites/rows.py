@@ -131,6 +131,7 @@ def extra_passes(
             ctx.model, ctx.tokenizer, [(r.question, r.answer) for r in records],
             formatter=ctx.formatter, prompt=prompt_mode, max_new_tokens=meow_tokens,
             batch_size=ctx.batch_size, device=ctx.device,
+            protocol=ctx.option("protocol", "paper"),
         )  # fmt: skip
     if "mia_reference" in want:
         nlls = reference_nlls(
