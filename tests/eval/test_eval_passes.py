@@ -18,6 +18,7 @@ from obliviate.eval.memorisation_gen import (
 from obliviate.eval.metrics import mia
 from obliviate.eval.metrics.meow import el_overlap
 from obliviate.eval.scoring import score
+from obliviate.eval.settings import EvalConfig
 from obliviate.eval.suites.base import EvalContext, evaluate_qa_set, scorer_perplexities
 from obliviate.records import QAItem
 
@@ -108,7 +109,14 @@ def test_default_metrics_are_the_foundations(nano_model, formatter, tokenizer) -
 
 
 def test_scorer_perplexity_is_exp_of_response_nll(nano_model, formatter, tokenizer) -> None:
-    ctx = EvalContext(nano_model, tokenizer, formatter, 8, 4)
+    ctx = EvalContext(
+        nano_model,
+        tokenizer,
+        formatter,
+        8,
+        4,
+        config=EvalConfig(protocol="fixed", scorer_model="self"),
+    )
     (ppl, empty) = scorer_perplexities(ctx, [ITEMS[0].question] * 2, ["Mara Kolb", ""])
     prompt = formatter.prompt_ids(ITEMS[0].question)
     resp = tokenizer(" Mara Kolb", add_special_tokens=False)["input_ids"]
