@@ -61,7 +61,7 @@ class RunModels:
 
     def load_any(self, name: str) -> tuple[torch.nn.Module, Any]:
         """A run role's model (target, retain, unlearned) or a hub id / path, on the device."""
-        if name in MODEL_ROLES:
+        if name in (*MODEL_ROLES, "base"):  # base: the model before fine-tuning (ReLearn's PPL)
             return self.load(name)
         mcfg = self.rd.cfg.model
         model, tok = load_pretrained(name, mcfg.dtype, mcfg.trust_remote_code)

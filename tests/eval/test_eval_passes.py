@@ -18,6 +18,7 @@ from obliviate.eval.memorisation_gen import (
 from obliviate.eval.metrics import mia
 from obliviate.eval.metrics.meow import el_overlap
 from obliviate.eval.scoring import score
+from obliviate.eval.settings import EvalConfig
 from obliviate.eval.suites.base import EvalContext, evaluate_qa_set, scorer_perplexities
 from obliviate.records import QAItem
 
@@ -86,7 +87,9 @@ def test_qa_set_mia_and_memorisation_from_the_one_pass(nano_model, formatter, to
     for row, st, item in zip(res.items, stats, ITEMS):
         assert "generation" not in row and "truth_ratio" not in row  # no pass not asked for
         assert row["mia_loss"] == pytest.approx(st.nll_mean)
-        assert row["mia_zlib"] == pytest.approx(mia.mia_zlib(st.logprobs, item.answer))
+        enc = formatter.encode_pair(item.question, item.answer)  # paper: OU's decoded labels
+        text = tokenizer.decode([x for x in enc.labels if x != -100], skip_special_tokens=True)
+        assert row["mia_zlib"] == pytest.approx(mia.mia_zlib(st.logprobs, text))
         assert row["mia_min_k"] == pytest.approx(mia.mia_min_k(st.logprobs, 0.4))
         assert row["mia_min_k_plus_plus"] == pytest.approx(
             mia.mia_min_k_plus_plus(st.logprobs, st.mu, st.sigma2, 0.4)
@@ -106,7 +109,14 @@ def test_default_metrics_are_the_foundations(nano_model, formatter, tokenizer) -
 
 
 def test_scorer_perplexity_is_exp_of_response_nll(nano_model, formatter, tokenizer) -> None:
-    ctx = EvalContext(nano_model, tokenizer, formatter, 8, 4)
+    ctx = EvalContext(
+        nano_model,
+        tokenizer,
+        formatter,
+        8,
+        4,
+        config=EvalConfig(protocol="fixed", scorer_model="self"),
+    )
     (ppl, empty) = scorer_perplexities(ctx, [ITEMS[0].question] * 2, ["Mara Kolb", ""])
     prompt = formatter.prompt_ids(ITEMS[0].question)
     resp = tokenizer(" Mara Kolb", add_special_tokens=False)["input_ids"]

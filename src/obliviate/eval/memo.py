@@ -16,6 +16,13 @@ untemplated string with one BOS (faithful: reproduces SPEC 9's MEOW numbers); ``
 puts the question in the model's prompt family and the answer prefix after the answer tag, the
 format the model was fine-tuned on (SPEC 1.1 F6; obliviate's default, ``generate.memo_prompt``).
 An answer of at most one character has no prompt and scores 0 (the peer's ``except`` branch).
+
+``eval.protocol=paper`` with ``prompt="raw"`` reproduces the peer's output text too: one greedy
+``generate`` per prompt, the whole sequence decoded *with* special tokens and the prompt string
+removed by ``str.replace`` (MEOW ``memo/memo.py`` ``cal_rouge``, Carol-gutianle/MEOW @
+a2ba15c8f06dede397395720183638ccb4bf1cd6), so BOS / EOS strings such as ``<s>`` and ``</s>`` stay
+in the scored output (``rouge_score`` reads them as the word "s"), and a prompt that does not
+decode to itself stays whole. ``fixed`` scores only the new tokens, special tokens skipped.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..generation.hf import generate
+from ..generation.hf import generate, stop_token_ids
 
 MODES = ("suffix", "prefix")
 PROMPTS = ("raw", "template")
@@ -76,6 +83,32 @@ def memo_prompt_ids(
     return formatter.prompt_ids(question) + _ids(tokenizer, formatter.answer_text(part))
 
 
+def meow_outputs(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: Sequence[list[int]],
+    texts: Sequence[str],
+    max_new_tokens: int = 200,
+    device: torch.device | str = "cpu",
+) -> list[str]:
+    """MEOW's MEMO outputs: per prompt, greedy ``generate`` of ``max_new_tokens``, then
+    ``tokenizer.decode(sequence).replace(prompt_text, "")`` (special tokens kept)."""
+    eos = stop_token_ids(model, tokenizer)
+    out: list[str] = []
+    with torch.no_grad():
+        for ids, text in zip(prompts, texts):
+            seq = model.generate(
+                input_ids=torch.tensor([ids], device=device),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id,
+            )[0]
+            out.append(tokenizer.decode(seq.tolist()).replace(text, ""))
+    return out
+
+
 def memo_scores(
     model: torch.nn.Module,
     tokenizer,
@@ -88,8 +121,11 @@ def memo_scores(
     max_new_tokens: int = 200,
     batch_size: int = 32,
     device: torch.device | str = "cpu",
+    protocol: str = "fixed",
 ) -> list[float]:
-    """MEMO of every (question, answer) pair, all prompts in one batched greedy pass."""
+    """MEMO of every (question, answer) pair, all prompts in one batched greedy pass
+    (``protocol="paper"`` with ``prompt="raw"``: MEOW's per-prompt decode, see the module
+    docstring)."""
     if prompt not in PROMPTS:
         raise ValueError(f"MEMO prompt {prompt!r}; accepted: {', '.join(PROMPTS)}")
     if prompt == "template" and formatter is None:
@@ -97,12 +133,17 @@ def memo_scores(
     owners: list[int] = []
     prompts: list[list[int]] = []
     labels: list[str] = []
+    texts: list[str] = []
     for k, (q, a) in enumerate(pairs):
         for part, label in memo_splits(q, a, stride, mode):
             owners.append(k)
             prompts.append(memo_prompt_ids(tokenizer, formatter, q, part, mode, prompt))
             labels.append(label)
-    outputs = generate(model, tokenizer, prompts, batch_size, max_new_tokens, device)
+            texts.append(part if mode == "prefix" else q + " " + part)
+    if protocol == "paper" and prompt == "raw":
+        outputs = meow_outputs(model, tokenizer, prompts, texts, max_new_tokens, device)
+    else:
+        outputs = generate(model, tokenizer, prompts, batch_size, max_new_tokens, device)
     totals = [0.0] * len(pairs)
     counts = [0] * len(pairs)
     for k, label, out in zip(owners, labels, outputs):

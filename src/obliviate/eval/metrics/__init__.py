@@ -103,10 +103,11 @@ _ENTRIES: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "extraction_strength",
-        "ES = 1 − k*/n, k* = first index of the all-correct suffix; 0 if none (OU: 1/n)",
+        "ES = 1 − k*/n, k* = first index of the all-correct suffix; if none: 0 (fixed), 1/n (OU)",
         "Wang et al. 2025; OU extraction_strength (SPEC 6.5, 8 #6)",
         "scoring", memorisation.extraction_strength,
-        _on_hits(memorisation.extraction_strength),
+        lambda x: memorisation.extraction_strength(x.st.correct, ou=x.protocol != "fixed")
+        if x.st.n >= 2 else None,
         mean=True, passage=True,
     ),
     MetricSpec(
@@ -185,7 +186,8 @@ _ENTRIES: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "mia_zlib",
-        "ZLib MIA score = NLL_mean / len(zlib.compress(answer bytes))",
+        "ZLib MIA score = NLL_mean / len(zlib.compress(text)); text = decoded labels (paper, ou) "
+        "or the answer string (fixed)",
         "Carlini et al. 2021; OU ZLIBAttack (SPEC 6.4)",
         "scoring", mia.mia_zlib, lambda x: mia.mia_zlib(x.st.logprobs, x.text),
         attack=True, passage=True,

@@ -17,88 +17,58 @@ RWKU fluency (SPEC 6.3; RWKU ``eval_fluency``): per output ½·Σ_{n∈{2,3}} w_
 w = (2/3, 4/3) and H_n the entropy in bits of the output's word n-gram frequencies (case kept);
 the set value is the mean over outputs (RWKU's table shows it ×100).
 
-Word tokenizer: both peers use NLTK ``word_tokenize``; NLTK is not a dependency, so
-:func:`word_tokenize` reimplements its Penn-Treebank rules with regular expressions: sentences are
-split after ``.``/``!``/``?`` followed by white space (punkt, minus its abbreviation list),
-then each sentence gets NLTK's quote, punctuation, bracket and contraction rules (the final
-period of each sentence split off; ``n't``, ``'s``, ``'ll``... split; commas split unless
-followed by a digit; ``@ # $ % & ; ? ! *`` split). Known difference: punkt keeps abbreviations
-such as "Dr." in one sentence; here "Dr. Smith" ends a sentence, so "." is split off.
+Word tokenizer: both peers call NLTK ``word_tokenize`` (RWKU pins ``nltk==3.8.1``, its
+``requirements.txt``; ReLearn does not pin it), and so does :func:`word_tokenize`, with NLTK
+3.8.1 itself (the ``nltk`` pin in ``pyproject.toml``): ``NLTKWordTokenizer`` on each sentence of
+a Punkt sentence splitter. ``word_tokenize`` needs NLTK's trained English Punkt model
+(``tokenizers/punkt``, a separate data download that nothing here can fetch); where that model is
+installed it is used (the result is then ``nltk.word_tokenize``'s exactly, ``PUNKT == "english"``),
+otherwise NLTK's untrained ``PunktSentenceTokenizer()`` splits the sentences
+(``PUNKT == "untrained"``). Known difference of the untrained splitter: it knows no abbreviation
+("Dr. Smith" ends a sentence after "Dr.", so that "." is split off as a token), no collocation
+and no frequent sentence starter; initials ("J. K. Rowling"), ellipses, numbers and closing
+quotes / brackets are handled by Punkt's own rules as in the trained model.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
+import nltk
 import numpy as np
+from nltk.tokenize.destructive import NLTKWordTokenizer
+from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from obliviate.errors import ObliviateError
 
-# ---- NLTK word_tokenize, re-expressed (nltk.tokenize.destructive.NLTKWordTokenizer) ---------
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_STARTING_QUOTES = [
-    (re.compile(r"([«“‘„]|[`]+)"), r" \1 "),
-    (re.compile(r'^"'), r"``"),
-    (re.compile(r"(``)"), r" \1 "),
-    (re.compile(r"([ (\[{<])(\"|\'{2})"), r"\1 `` "),
-    (re.compile(r"(?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b"), r"\1 \2"),
-]
-_ENDING_QUOTES = [
-    (re.compile(r"([»”’])"), r" \1 "),
-    (re.compile(r"''"), " '' "),
-    (re.compile(r'"'), " '' "),
-    (re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') "), r"\1 \2 "),
-    (re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r"\1 \2 "),
-]
-_PUNCTUATION = [
-    (re.compile(r"([^\.])(\.)([\]\)}>\"\']*)\s*$"), r"\1 \2 \3 "),
-    (re.compile(r"([:,])([^\d])"), r" \1 \2"),
-    (re.compile(r"([:,])$"), r" \1 "),
-    (re.compile(r"\.{2,}"), r" \g<0> "),
-    (re.compile(r"[;@#$%&]"), r" \g<0> "),
-    (re.compile(r"[?!]"), r" \g<0> "),
-    (re.compile(r"([^'])' "), r"\1 ' "),
-    (re.compile(r"[*]"), r" \g<0> "),
-    (re.compile(r"[\]\[\(\)\{\}\<\>]"), r" \g<0> "),
-    (re.compile(r"--"), r" -- "),
-]
-_CONTRACTIONS = [
-    re.compile(p)
-    for p in (
-        r"(?i)\b(can)(?#X)(not)\b",
-        r"(?i)\b(d)(?#X)('ye)\b",
-        r"(?i)\b(gim)(?#X)(me)\b",
-        r"(?i)\b(gon)(?#X)(na)\b",
-        r"(?i)\b(got)(?#X)(ta)\b",
-        r"(?i)\b(lem)(?#X)(me)\b",
-        r"(?i)\b(more)(?#X)('n)\b",
-        r"(?i)\b(wan)(?#X)(na)(?=\s)",
-        r"(?i) ('t)(?#X)(is)\b",
-        r"(?i) ('t)(?#X)(was)\b",
-    )
-]
+# ---- NLTK word_tokenize (nltk 3.8.1: punkt sentences, then NLTKWordTokenizer) ---------------
+_WORDS = NLTKWordTokenizer()
 
 
-def _treebank(sentence: str) -> list[str]:
-    text = sentence
-    for pattern, repl in _STARTING_QUOTES:
-        text = pattern.sub(repl, text)
-    for pattern, repl in _PUNCTUATION:
-        text = pattern.sub(repl, text)
-    text = " " + text + " "
-    for pattern, repl in _ENDING_QUOTES:
-        text = pattern.sub(repl, text)
-    for pattern in _CONTRACTIONS:
-        text = pattern.sub(r" \1 \2 ", text)
-    return text.split()
+@functools.lru_cache(maxsize=1)
+def _sentence_splitter() -> tuple[str, Any]:
+    """NLTK's trained English Punkt model when installed, else the untrained Punkt splitter."""
+    try:
+        nltk.data.find("tokenizers/punkt/english.pickle")
+    except LookupError:
+        return "untrained", PunktSentenceTokenizer()
+    return "english", nltk.data.load("tokenizers/punkt/english.pickle")
+
+
+def punkt_model() -> str:
+    """Which Punkt splitter :func:`word_tokenize` uses: ``english`` (trained) or ``untrained``."""
+    return _sentence_splitter()[0]
 
 
 def word_tokenize(text: str) -> list[str]:
-    """NLTK ``word_tokenize`` re-expressed with regular expressions (see the module docstring)."""
-    return [tok for sent in _SENTENCE_END.split(text.strip()) if sent for tok in _treebank(sent)]
+    """NLTK 3.8.1 ``word_tokenize``: Punkt sentences, then ``NLTKWordTokenizer`` on each (see
+    the module docstring for the splitter used when NLTK's Punkt data is not installed)."""
+    sentences = _sentence_splitter()[1].tokenize(text)
+    return [tok for sent in sentences for tok in _WORDS.tokenize(sent)]
 
 
 # ---- ReLearn lexical statistics ------------------------------------------------------------

@@ -40,8 +40,14 @@ def _answer_tokens(arrays: list[np.ndarray], exclude_last: bool, what: str) -> l
     return kept
 
 
-def _z_scores(lp: np.ndarray, mu: np.ndarray, sigma2: np.ndarray, sigma2_min: float) -> np.ndarray:
-    """Min-K%++ z_t = (lp_t − μ_t) / sqrt(max(σ²_t, sigma2_min))."""
+def _z_scores(
+    lp: np.ndarray, mu: np.ndarray, sigma2: np.ndarray, sigma2_min: float | None
+) -> np.ndarray:
+    """Min-K%++ z_t = (lp_t − μ_t) / sqrt(max(σ²_t, sigma2_min)); ``sigma2_min=None``: the raw
+    sqrt(σ²_t) (RWKU: ±inf at σ² = 0, NaN at σ² < 0 or 0/0)."""
+    if sigma2_min is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (lp - mu) / np.sqrt(sigma2)
     return (lp - mu) / np.sqrt(np.maximum(sigma2, sigma2_min))
 
 
@@ -166,14 +172,16 @@ def rwku_min_k_plus_plus(
     mu: ArrayLike,
     sigma2: ArrayLike,
     k: float = 0.2,
-    sigma2_min: float = 1e-6,
+    sigma2_min: float | None = 1e-6,
 ) -> float:
     """RWKU Min-K%++ s_k = mean of the max(1, ⌊k·N⌋) smallest z_t over all T−1 predicted tokens.
 
     z_t = (lp_t − μ_t)/sqrt(max(σ²_t, sigma2_min)); log-likelihood sign. RWKU's stored ``mink20``
-    is this at k = 0.2. RWKU divides by sqrt(σ²) unclamped (inf/NaN at σ² = 0); the default
-    clamp 1e-6 matches OU, pass ``sigma2_min=0`` for RWKU's raw value. ⌊kN⌋ guarded to ≥ 1
-    (SPEC 8 #34). Source: RWKU ``eval_mia.py`` (``mink++_{ratio}``); SPEC 6.3.
+    is this at k = 0.2. RWKU divides by sqrt(σ²) unclamped (``mink_plus = (token_log_probs - mu)
+    / sigma.sqrt()``: inf/NaN at σ² ≤ 0): ``sigma2_min=None`` reproduces it (``eval.protocol=
+    paper``); the default clamp 1e-6 matches OU (``fixed``). ``np.sort`` puts NaN last, as RWKU's
+    ``np.sort`` does. ⌊kN⌋ guarded to ≥ 1 (SPEC 8 #34). Source: RWKU ``eval_mia.py``
+    (``mink++_{ratio}``); SPEC 6.3.
     """
     lp, m, s2 = _answer_tokens(
         [_vec(logprobs), _vec(mu), _vec(sigma2)],

@@ -25,13 +25,14 @@ Kind = Literal["scoring", "generation", "cross", "own", "protocol"]
 @dataclass(frozen=True)
 class ScoredItem:
     """One item's scoring statistics: ``st`` (lp_t, argmax hits, μ_t, σ²_t), the scored answer
-    or passage ``text`` (ZLib), ``eval.min_k`` and whether the scored ids are MEOW MA's prompt
-    ids (``eval.meow_prompt=template`` on a QA set)."""
+    or passage ``text`` (ZLib), ``eval.min_k``, whether the scored ids are MEOW MA's prompt
+    ids (``eval.meow_prompt=template`` on a QA set) and ``eval.protocol`` (ES on no match)."""
 
     st: ItemStats
     text: str
     min_k: float = 0.4
     template: bool = True
+    protocol: str = "paper"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ...formatting import IGNORE_INDEX, Encoded, Formatter
 from ...records import QAItem
 from ..metrics import METRICS, Generated, ScoredItem, linguistic, select
 from ..metrics import kfr_krr as kfr_rules
+from ..relearn_protocol import RELEARN_METRICS, is_tofu, relearn_generations, relearn_indices
 from ..scoring import ItemStats, score
 from .context import EvalContext, SetResult
 
@@ -42,13 +43,20 @@ def stats_metrics(
     want: Collection[str],
     ctx: EvalContext,
     template: bool | None = None,
+    labels: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Per-item metrics read off one item's scoring statistics: EM, ES, MEOW MA and the MIA
     scores (``text``: the scored answer or passage, for ZLib; ``template``: whether the scored
-    ids are MA's prompt ids, by default ``eval.meow_prompt=template``)."""
+    ids are MA's prompt ids, by default ``eval.meow_prompt=template``; ``labels``: the scored
+    labels: under ``eval.protocol=paper|ou`` ZLib compresses their decoded text, as OU's
+    ``extract_target_texts_from_processed_data`` does, instead of ``text``)."""
     if template is None:
         template = ctx.option("meow_prompt", "template") == "template"
-    item = ScoredItem(st, text, ctx.option("min_k", 0.4), template)
+    protocol = ctx.option("protocol", "paper")
+    if labels is not None and protocol != "fixed" and "mia_zlib" in want:
+        kept = [int(i) for i in labels if i != IGNORE_INDEX]
+        text = ctx.tokenizer.decode(kept, skip_special_tokens=True)
+    item = ScoredItem(st, text, ctx.option("min_k", 0.4), template, protocol)
     return item_metrics(_SCORING_ITEMS, item, want)
 
 
@@ -60,12 +68,29 @@ def generation_metrics(gen: str, reference: str, want: Collection[str]) -> dict[
 def scorer_perplexities(
     ctx: EvalContext, questions: Sequence[str], responses: Sequence[str]
 ) -> list[float]:
-    """PPL = exp(mean NLL of the response given the query) under ``ctx.scorer()``: prompt ids +
-    response ids concatenated (SPEC 8 #27), response labelled, no EOS; NaN for an empty one."""
-    model, fmt = ctx.scorer()
+    """PPL = exp(mean NLL of the response given the query) under the scorer model, response
+    labelled, no EOS; NaN for an empty one. ``fixed``: ``ctx.scorer()`` (``eval.scorer_model``),
+    prompt ids + response ids concatenated (SPEC 8 #27). ``paper`` (ReLearn ``compute_ppl``):
+    the default scorer is the run's ``base`` model (the original chat model), and
+    ``tokenizer(query + response)`` is scored with its first ``len(tokenizer(query))`` labels
+    masked (one string, tokenised once)."""
+    paper = ctx.option("protocol", "paper") == "paper"
+    name = ctx.option("scorer_model", "target")
+    if paper and name == "target" and ctx.load_model is not None:  # a context that can load it
+        name = "base"
+    model, fmt = ctx.other_model("scorer_model", name)
     encoded, index = [], []
     for i, (q, r) in enumerate(zip(questions, responses)):
         if not r:
+            continue
+        if paper:
+            query = fmt.prompt_text(q)
+            n_query = len(fmt.tok(query)["input_ids"])
+            full = list(fmt.tok(query + r)["input_ids"])[: fmt.max_length]
+            if len(full) <= n_query:
+                continue
+            encoded.append(Encoded(full, [IGNORE_INDEX] * n_query + full[n_query:]))
+            index.append(i)
             continue
         prompt = fmt.prompt_ids(q)
         ids = fmt._ids(fmt.answer_text(r))[: max(1, fmt.max_length - len(prompt))]
@@ -124,6 +149,7 @@ def extra_passes(
             ctx.model, ctx.tokenizer, [(r.question, r.answer) for r in records],
             formatter=ctx.formatter, prompt=prompt_mode, max_new_tokens=meow_tokens,
             batch_size=ctx.batch_size, device=ctx.device,
+            protocol=ctx.option("protocol", "paper"),
         )  # fmt: skip
     if "mia_reference" in want:
         nlls = reference_nlls(
@@ -131,21 +157,45 @@ def extra_passes(
         )
         if nlls:
             values["reference_nll"] = nlls
+    sub_records, sub_rows = list(records), rows
     generations = [row.get("generation", "") for row in rows]
+    if ctx.option("protocol", "paper") == "paper" and want & RELEARN_METRICS:
+        sub_records, sub_rows, generations = relearn_items(records, ctx, rows, forget_like)
     if "linguistic_score" in want:
-        values["linguistic_ppl"] = scorer_perplexities(
-            ctx, [r.question for r in records], generations
-        )
+        ppls = scorer_perplexities(ctx, [r.question for r in sub_records], generations)
+        for row, v in zip(sub_rows, ppls):
+            row["linguistic_ppl"] = v
     kind = "kfr" if forget_like else "krr"
     if kind in want:
         judged = ctx.judge().judge(
-            [r.question for r in records], generations, [r.answer for r in records], forget_like
-        )
-        for row, j in zip(rows, judged):
+            [r.question for r in sub_records], generations, [r.answer for r in sub_records],
+            forget_like,
+        )  # fmt: skip
+        for row, j in zip(sub_rows, judged):
             row.update(j)
     for name, vals in values.items():
         for row, v in zip(rows, vals):
             row[name] = v
+
+
+def relearn_items(
+    records: Sequence[QAItem], ctx: EvalContext, rows: list[dict[str, Any]], forget_like: bool
+) -> tuple[list[QAItem], list[dict[str, Any]], list[str]]:
+    """``eval.protocol=paper``: the items ReLearn scores (TOFU: 200 sampled, seed 42, forget set
+    first; else all), their rows and ReLearn's sampled answers (``relearn_generation`` in each
+    row). See :mod:`obliviate.eval.relearn_protocol`."""
+    index = list(range(len(records)))
+    if is_tofu([r.id for r in records]):
+        index = relearn_indices(len(records), forget_like, getattr(ctx, "_relearn_forget_n", None))
+        if forget_like:  # the retain set's draw continues the forget set's RNG stream
+            ctx._relearn_forget_n = len(records)  # type: ignore[attr-defined]
+    prompts = [
+        ctx.formatter.prompt_ids(records[i].question, ctx.prefix_of(records[i])) for i in index
+    ]
+    gens = relearn_generations(ctx, prompts)
+    for i, g in zip(index, gens):
+        rows[i]["relearn_generation"] = g
+    return [records[i] for i in index], [rows[i] for i in index], gens
 
 
 def set_means(result: SetResult, want: Collection[str]) -> None:
@@ -174,8 +224,9 @@ def finish_set(
     set_means(result, want)
     m = result.metrics
     if "linguistic_score" in want and generations:
-        ppls = [row["linguistic_ppl"] for row in result.items]
-        m |= linguistic.linguistic_summary(generations, ppls)
+        scored = [row for row in result.items if "linguistic_ppl" in row]
+        gens = [row.get("relearn_generation", row.get("generation", "")) for row in scored]
+        m |= linguistic.linguistic_summary(gens, [row["linguistic_ppl"] for row in scored])
     if "kfr" in m and "rouge_l_recall" in m:
         m["harmonic_kfr"] = kfr_rules.harmonic(1.0 - m["rouge_l_recall"], m["kfr"])
     if "krr" in m and "rouge_l_recall" in m:

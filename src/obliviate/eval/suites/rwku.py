@@ -16,10 +16,17 @@
   mia_forget / mia_retain (FM ↑ = forgotten, RM ↓).
 - Utility: ``rwku_utility`` (MMLU, BBH, TruthfulQA, TriviaQA, fluency).
 
-Every per-set value is a mean per target (``subject``) and then a mean over the targets, so a
-batch run reports the average over its targets as the single-target protocol averages runs.
-"All" pools a target's FB, QA and AA probes (neighbour: FB and QA) before that average. Top-level
-keys are the paper's table columns ×100 (FM/RM are already ×100; Flu is entropy ×100).
+Aggregation (``eval.protocol``, README "Protocols"). ``paper``: every per-set value pools all
+rows of the set, as RWKU scores a batch: one ``forget_level*.json`` per batch (``data/RWKU/Batch/
+1-10/`` ...), ``Rouge().get_scores(hyps, refs, avg=True)`` over all its probes
+(``eval_forget.py``, ``eval_neighbor.py``) and ``np.mean`` over all its texts (``eval_mia.py``);
+"All" pools every FB, QA and AA probe (neighbour: FB and QA). ``fixed``: a mean per target
+(``subject``), then the mean over the targets, so a batch run reports the average of its targets
+as the single-target protocol (the paper's main table) averages runs, and a target with many
+probes does not outweigh one with few. One target: both are the same number. Min-K%++
+(``mink20``): ``paper`` divides by sqrt(σ²) unclamped, as ``eval_mia.py`` does (inf / NaN at
+σ² ≤ 0); ``fixed`` clamps σ² at 1e-6 (OU's guard). Top-level keys are the paper's table columns
+×100 (FM/RM are already ×100; Flu is entropy ×100).
 """
 
 from __future__ import annotations
@@ -96,6 +103,23 @@ LABELS = {
 }  # fmt: skip
 
 
+def protocol_of(ctx: EvalContext | None) -> str:
+    """``eval.protocol`` of the context (``paper`` without one)."""
+    return ctx.option("protocol", "paper") if ctx is not None else "paper"
+
+
+def pooled_mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    """mean over every row with a value (RWKU's ``get_scores(avg=True)`` / ``np.mean`` over one
+    batch file); None if no value."""
+    vals = [float(row[key]) for row in rows if row.get(key) is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def set_mean(rows: Sequence[dict[str, Any]], key: str, proto: str) -> float | None:
+    """The set value of ``key``: pooled under ``paper`` (RWKU), per-target means under ``fixed``."""
+    return pooled_mean(rows, key) if proto == "paper" else per_target_mean(rows, key)
+
+
 def per_target_mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
     """mean over subjects of (mean over that subject's rows with a value); None if no value."""
     by_subject: dict[str, list[float]] = {}
@@ -138,7 +162,8 @@ def evaluate_probes(
     if extra:
         forget_like = any(r.kind != "neighbor" for r in records)  # KFR, else KRR
         finish_set(result, records, ctx, extra, outputs, [], forget_like)
-    result.metrics["rouge_l_recall"] = per_target_mean(result.items, "rouge_l_recall")  # type: ignore[assignment]
+    value = set_mean(result.items, "rouge_l_recall", protocol_of(ctx))
+    result.metrics["rouge_l_recall"] = value  # type: ignore[assignment]
     result.metrics["empty_rate"] = float(np.mean([r["empty"] for r in result.items]))
     result.metrics["degenerate_rate"] = float(np.mean([r["degenerate"] for r in result.items]))
     return result
@@ -165,6 +190,8 @@ def evaluate_mia(
     encoded = [mia_encoding(t, ctx) for t in texts]
     stats = score(ctx.model, encoded, ctx.formatter.pad_id, ctx.batch_size, ctx.device, dist_stats=True)  # fmt: skip
     result = SetResult(wanted=want)
+    # paper: RWKU's unclamped sqrt(σ²); fixed: σ² clamped at 1e-6
+    sigma2_min = None if protocol_of(ctx) == "paper" else 1e-6
     for rec, text, st in zip(records, texts, stats):
         ll = -st.nll_mean
         result.items.append(
@@ -175,21 +202,27 @@ def evaluate_mia(
                 "loss": ll,
                 "zlib": ll / len(zlib.compress(text.encode("utf-8"))),
                 "mink": mia.rwku_min_k(st.logprobs, MINK_RATIO),
-                "mink20": mia.rwku_min_k_plus_plus(st.logprobs, st.mu, st.sigma2, MINK_RATIO),
+                "mink20": mia.rwku_min_k_plus_plus(
+                    st.logprobs, st.mu, st.sigma2, MINK_RATIO, sigma2_min
+                ),
             }
             | stats_metrics(st, text, want, ctx)
         )
     if want:
         add_passage_extras(result, encoded, lambda f: [], ctx, want)
         set_means(result, want)
-    by_subject: dict[str, list[float]] = {}
-    for row in result.items:
-        by_subject.setdefault(row["subject"], []).append(row["nll_mean"])
-    result.metrics["fm"] = float(np.mean([mia.rwku_fm_rm(v) for v in by_subject.values()]))
+    proto = protocol_of(ctx)
+    if proto == "paper":  # one batch file: 100 · mean NLL over all its texts
+        result.metrics["fm"] = mia.rwku_fm_rm([row["nll_mean"] for row in result.items])
+    else:
+        by_subject: dict[str, list[float]] = {}
+        for row in result.items:
+            by_subject.setdefault(row["subject"], []).append(row["nll_mean"])
+        result.metrics["fm"] = float(np.mean([mia.rwku_fm_rm(v) for v in by_subject.values()]))
     for key in ("loss", "zlib", "mink20"):
-        result.metrics[key] = per_target_mean(result.items, key)  # type: ignore[assignment]
+        result.metrics[key] = set_mean(result.items, key, proto)  # type: ignore[assignment]
     if "rwku_min_k" in want:  # RWKU computes Min-K% per text but does not report it
-        result.metrics["mink"] = per_target_mean(result.items, "mink")  # type: ignore[assignment]
+        result.metrics["mink"] = set_mean(result.items, "mink", proto)  # type: ignore[assignment]
     return result
 
 
@@ -203,6 +236,7 @@ class RWKUSuite(Suite):
     mia_pairs = MIA_PAIRS
     default_metrics = frozenset()
     uses_retain_model = False
+    protocol = "paper"  # eval.protocol of the last :meth:`evaluate` (its "All" keys' pooling)
 
     def accepted(self) -> dict[str, frozenset[str]]:
         return {s: PROBE_METRICS if s in PROBE_SETS else MIA_METRICS if s in MIA_SETS
@@ -216,6 +250,7 @@ class RWKUSuite(Suite):
     ) -> dict[str, SetResult]:
         names = self.set_names(sets)
         wanted = self.wanted(ctx)
+        self.protocol = protocol_of(ctx)
         out: dict[str, SetResult] = {}
         for name in names:
             records: Any = data.eval_sets[name].records
@@ -241,7 +276,7 @@ class RWKUSuite(Suite):
         for key, names in POOLED.items():
             if all(n in results for n in names):
                 rows = [row for n in names for row in results[n].items]
-                value = per_target_mean(rows, "rouge_l_recall")
+                value = set_mean(rows, "rouge_l_recall", self.protocol)
                 flat[key] = None if value is None else 100.0 * value
         for pair, (members, others) in MIA_PAIRS.items():
             if members in results and others in results:  # no retain model: privleak vs 0.5

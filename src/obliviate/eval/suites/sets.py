@@ -77,7 +77,7 @@ def evaluate_qa_set(
             row["normalised_prob"] = tofu.normalised_prob(p, p_pert)
             row["truth_ratio"] = tofu.truth_ratio(correct.nll_mean, [s.nll_mean for s in perturbed])
             trs.append(row["truth_ratio"])
-        row |= stats_metrics(answer, rec.answer, want, ctx)
+        row |= stats_metrics(answer, rec.answer, want, ctx, labels=encoded[start].labels)
         if generations:
             row |= generation_metrics(generations[i], rec.answer, want)
         result.items.append(row)
@@ -102,9 +102,9 @@ def evaluate_passage_set(
     dist = bool(want & DIST)
     stats = score(ctx.model, encoded, fmt.pad_id, ctx.batch_size, ctx.device, dist_stats=dist)
     result = SetResult(wanted=want)
-    for rec, st in zip(records, stats):
+    for rec, st, enc in zip(records, stats, encoded):
         row: dict[str, Any] = {"id": rec.id, "nll_mean": st.nll_mean}
-        row |= stats_metrics(st, rec.text, want, ctx, template=False)
+        row |= stats_metrics(st, rec.text, want, ctx, template=False, labels=enc.labels)
         result.items.append(row)
     add_passage_extras(
         result, encoded, lambda f: [f.encode_text(r.text, ctx.prefix_of(r)) for r in records],
