@@ -17,6 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from ..config import section, validator
 from ..distributed import on_main
 from ..errors import ObliviateError, did_you_mean
+from ..io import replace_dir
 from .presets import PRESETS, checkpoint, preset_file
 from .tiny import TINY_PRESETS
 
@@ -123,7 +124,8 @@ def load_pretrained(
 def save_pretrained(
     model: PreTrainedModel, tokenizer, out_dir: Path, state_dict: dict | None = None
 ) -> None:
-    """Save as safetensors into ``out_dir`` atomically (written to ``<dir>.tmp``, then renamed).
+    """Save as safetensors into ``out_dir`` atomically (:func:`obliviate.io.replace_dir`: a
+    unique temporary directory renamed into place, the old one deleted only afterwards).
 
     Rank 0 alone writes; every rank waits at a barrier afterwards, so the saved model is on disk
     for all of them. ``state_dict``: the full weights when the model's own are sharded (FSDP /
@@ -132,13 +134,8 @@ def save_pretrained(
 
 
 def _save_pretrained(model, tokenizer, out_dir: Path, state_dict: dict | None) -> None:
-    import shutil
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(tmp)
 
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
-    tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    replace_dir(out_dir, write)
