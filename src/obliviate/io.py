@@ -12,7 +12,6 @@ from typing import Any
 
 from .errors import ObliviateError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
