@@ -98,8 +98,8 @@ class SimulatedCrash(BaseException):
 
 def crash_point(name: str) -> None:
     """A named crash window, for fault-injection tests: ``OBLIVIATE_CRASH_AT=<name>`` sends this
-    process SIGKILL here (a real kill: no cleanup runs), ``<name>:raise`` raises
-    :class:`SimulatedCrash`. Unset (always, outside tests) it does nothing."""
+    process SIGKILL here (a real kill: no cleanup runs), ``<name>:stop`` SIGSTOP (the test then
+    sends the signal it wants), ``<name>:raise`` raises :class:`SimulatedCrash`. Unset (always, outside tests) it does nothing."""
     spec = os.environ.get(CRASH_ENV)
     if not spec:
         return
@@ -110,7 +110,8 @@ def crash_point(name: str) -> None:
         raise SimulatedCrash(name)
     import signal
 
-    os.kill(os.getpid(), signal.SIGKILL)
+    # stop: SIGSTOP, so a test can deliver a real signal (kill -9, SIGTERM) at exactly this point
+    os.kill(os.getpid(), signal.SIGSTOP if mode == "stop" else signal.SIGKILL)
 
 
 # ---- directories replaced atomically -------------------------------------------------------
