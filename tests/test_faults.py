@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from small_world import SMALL_WORLD
 
 from obliviate.cli import main
 from obliviate.io import SimulatedCrash, artifact_mismatch, read_json
-from small_world import SMALL_WORLD
 
 FT = [*SMALL_WORLD, "finetune.retain_model=false", "finetune.max_steps=8", "finetune.batch_size=4"]
 A = ["finetune.lr=3e-3"]

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from small_world import SMALL_WORLD
 
 from obliviate.cli import main
 from obliviate.io import read_json
-from small_world import SMALL_WORLD
 
 # LoRA with dropout (the global RNG matters) over 40 steps, a checkpoint every 10
 FT = [*SMALL_WORLD, "finetune.retain_model=false", "finetune.max_steps=40",
@@ -104,4 +104,6 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(uninterrupted, tmp_path, capsy
 def _log(run: Path) -> list[dict]:
     import json
 
-    return [json.loads(x) for x in (run / "logs" / "finetune_target.jsonl").read_text().splitlines()]
+    return [
+        json.loads(x) for x in (run / "logs" / "finetune_target.jsonl").read_text().splitlines()
+    ]
