@@ -24,6 +24,7 @@ uninterrupted run (bit-identical on the CPU at a fixed thread count).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -418,7 +419,13 @@ class _Saver:
         st.extra = self.ck.state[0]() if self.ck.state is not None else {}
         saved, st.seconds = st.seconds, st.seconds + elapsed
         tmp = self.ck.dir.with_name(f".{self.ck.dir.name}.save-{self.ck.fingerprint}")
-        self.acc.save_state(str(tmp), safe_serialization=True)
+        quiet = logging.getLogger("accelerate.utils.other")  # "Removed shared tensor": tied
+        level = quiet.level  # embeddings, re-tied on load; said at every checkpoint otherwise
+        quiet.setLevel(logging.ERROR)
+        try:
+            self.acc.save_state(str(tmp), safe_serialization=True)
+        finally:
+            quiet.setLevel(level)
         st.seconds = saved
         if self.acc.is_main_process:
             write_json(tmp / "meta.json", {"fingerprint": self.ck.fingerprint, "step": st.step})
