@@ -15,13 +15,14 @@ obliviate data synth --out DIR [--people N] [--seed S]
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
-from .errors import ObliviateError
+from .errors import Interrupted, ObliviateError
 from .generate.store import generated_path
 from .pipeline import recorded_stage_info, run_all, write_metrics
-from .run_dir import RunDir
+from .run_dir import RunDir, release_lock
 from .run_models import RunModels
 from .stages import stage_eval, stage_finetune, stage_generate, stage_localize, stage_unlearn
 
@@ -40,9 +41,14 @@ def _load(args: list[str]):
     return load_config(path, overrides)
 
 
-def _open(args: list[str]):
-    """The run directory of a config and its models."""
+def _open(args: list[str], check: bool = True):
+    """The run directory of a config and its models; ``check``: the data's problems first
+    (:func:`obliviate.checks.preflight`; not for commands that write part of the data)."""
+    from .checks import preflight
+
     rd = RunDir(_load(args))
+    if check:
+        preflight(rd)  # the data's problems before any model is built
     return rd, RunModels(rd)
 
 
@@ -91,7 +97,7 @@ GENERATE_COMMANDS = {
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
-    rd, models = _open(ns.args)
+    rd, models = _open(ns.args, check=False)  # it writes part of the benchmark
     kind = GENERATE_COMMANDS[ns.command][0]
     rows = stage_generate(rd, models, kind, force=True)
     path = generated_path(rd.dir, kind)
@@ -173,7 +179,7 @@ def cmd_data(ns: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="obliviate", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="obliviate", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     help_cfg = "optional config YAML, then key=value overrides (e.g. unlearn.method=gd)"
     p = sub.add_parser("run", help="fine-tune, unlearn, evaluate and report")
@@ -246,6 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (``obliviate: error: ...``), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"obliviate: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+WRITE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
@@ -253,11 +269,23 @@ def main(argv: list[str] | None = None) -> int:
     except ObliviateError as exc:
         print(f"obliviate: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only or full disk, a directory without permission
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = exc.filename or "a file"
+        print(f"obliviate: error: cannot write {where}: {exc.strerror}; accepted: a writable "
+              "run.out_dir with free space", file=sys.stderr)  # fmt: skip
+        return 2
+    except Interrupted as exc:
+        print(f"obliviate: interrupted: {exc.message}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(
             "obliviate: interrupted; finished stages are kept and will be reused", file=sys.stderr
         )
         return 130
+    finally:
+        release_lock()
 
 
 if __name__ == "__main__":

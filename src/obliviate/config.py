@@ -248,7 +248,10 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ObliviateError(f"{path}: invalid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ObliviateError(f"{path}: invalid YAML{at}: {what}") from None
     if not isinstance(data, dict):
         raise ObliviateError(f"{path}: top level must be a mapping of sections")
     return data

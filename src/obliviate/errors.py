@@ -17,3 +17,13 @@ def did_you_mean(name: str, accepted: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(name, list(accepted), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"accepted: {', '.join(sorted(accepted))}{hint}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM / SIGINT during training, after the checkpoint was saved (``message`` says where);
+    the CLI exits with 128 + ``signum``."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.message = message

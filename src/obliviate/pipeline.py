@@ -35,7 +35,7 @@ from .stages import (
     stage_unlearn,
 )
 
-__all__ = ["MODEL_ROLES", "RETAIN_VALUES", "Run", "recorded_stage_info", "run_all",
+__all__ = ["MODEL_ROLES", "RETAIN_VALUES", "Run", "environment", "recorded_stage_info", "run_all",
            "write_metrics"]  # fmt: skip
 
 
@@ -83,9 +83,34 @@ def write_metrics(
         "models": {role: flag_invalid(values) for role, values in models.items()},
         "timings": timings,
         "training": {k: v["training"] for k, v in stage_info.items() if "training" in v},
+        "environment": environment(rd.cfg.run.seed),
     }
     distributed.on_main(_write, rd.dir, metrics)  # rank 0 writes; the others wait
     return metrics
+
+
+def environment(seed: int) -> dict[str, Any]:
+    """What the numbers depend on besides the config: library versions, the device, the torch
+    thread count (metrics move in the last digits between thread counts) and the seed."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    libs = {}
+    for name in ("obliviate", "torch", "transformers", "peft", "accelerate", "tokenizers",
+                 "safetensors"):  # fmt: skip
+        try:
+            libs[name] = version(name)
+        except PackageNotFoundError:
+            libs[name] = None
+    device = distributed.local_device()
+    return {
+        **libs,
+        "python": platform.python_version(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "processes": distributed.world(),
+        "torch_threads": torch.get_num_threads(),
+        "seed": seed,
+    }
 
 
 def _write(run_dir: Path, metrics: dict[str, Any]) -> None:

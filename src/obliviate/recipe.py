@@ -29,7 +29,7 @@ from .models.reference import make_reference
 from .models.scope import scope_model
 from .records import BenchmarkData
 from .train_memory import make_accelerator, sharded_engine
-from .training import TrainResult, train
+from .training import Checkpointing, TrainResult, train
 
 
 @dataclass
@@ -68,6 +68,7 @@ def unlearn(
     load_model: Callable[[str], torch.nn.Module] | None = None,
     log_path: Path | None = None,
     desc: str = "",
+    checkpoint: Checkpointing | None = None,
 ) -> Unlearned:
     """Train ``model`` with ``method`` under the ``tcfg`` section (``finetune`` / ``unlearn``).
 
@@ -75,7 +76,8 @@ def unlearn(
     ``data.retain``); ``adapter_base``: the base recorded by a fresh LoRA adapter; ``batch_size``:
     the batch of the method's scoring passes in ``prepare``; ``log_path``: the training log
     (JSON lines, replaced); ``load_model``: role -> a freshly loaded model, for methods that
-    need one.
+    need one. ``checkpoint``: resumable checkpoints (:class:`~obliviate.training.Checkpointing`;
+    the method's scalar attributes, e.g. PDU's dual variable, are saved with them).
     """
     device = device or torch.device("cpu")
     t0 = time.perf_counter()
@@ -110,10 +112,27 @@ def unlearn(
         model, lambda m, batch: method.loss(m, batch, ctx), examples, tcfg, formatter.pad_id, seed,
         retain=retain_ex, log_path=log_path, desc=desc or f"{section} {method.name}",
         after_step=after_step, before_step=lambda m: method.before_step(m, ctx), accelerator=acc,
+        checkpoint=_with_method_state(checkpoint, method),
     )  # fmt: skip
     # keep_fp32_wrapper=False: the model's own forward back (no autocast wrapper after training)
     return Unlearned(acc.unwrap_model(model, keep_fp32_wrapper=False), ctx, reference, result,
                      prepare_s)  # fmt: skip
+
+
+def _with_method_state(ck: Checkpointing | None, method: Method) -> Checkpointing | None:
+    """``ck`` saving and restoring the method's scalar attributes (numbers, strings, bools)."""
+    if ck is None:
+        return None
+
+    def get() -> dict[str, Any]:
+        return {k: v for k, v in vars(method).items()
+                if k != "p" and isinstance(v, int | float | str | bool)}  # fmt: skip
+
+    def put(state: dict[str, Any]) -> None:
+        vars(method).update(state)
+
+    ck.state = (get, put)
+    return ck
 
 
 def _fresh_log(path: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 
 from .distributed import local_device
 from .formatting import Formatter
-from .models.loading import load_pretrained
+from .models.loading import check_max_length, load_pretrained
 from .models.scope import is_adapter_dir, load_adapter_model
 from .run_dir import MODEL_ROLES, RunDir
 
@@ -57,6 +57,7 @@ class RunModels:
         else:
             src = path if path is not None else mcfg.name_or_path
             model, tok = load_pretrained(src, mcfg.dtype, mcfg.trust_remote_code)
+        check_max_length(model, mcfg.max_length, f"the {role} model")
         return model.to(self.device), tok
 
     def load_any(self, name: str) -> tuple[torch.nn.Module, Any]:

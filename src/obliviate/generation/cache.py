@@ -1,7 +1,7 @@
 """A content-addressed disk cache in front of any backend (SPEC 5: "every request/response cached
 on disk, keyed by (backend, model, messages, params)").
 
-key = sha256(JSON{backend kind, model, messages, sampling}) ; one file ``<dir>/<key[:2]>/<key>.json``
+key = sha256(JSON{backend kind, model, messages, sampling} + base_url when the backend has one) ; one file ``<dir>/<key[:2]>/<key>.json``
 holding the request and its completions, written atomically. A rerun of a generation pipeline
 therefore sends no request at all; retries that must differ (ReLearn's leakage-check rounds)
 change the seed, hence the key. The API key is never part of a request body, so never cached.
@@ -27,16 +27,18 @@ class CachedBackend(Backend):
         self.inner = inner
         self.kind = inner.kind  # type: ignore[misc]
         self.model = inner.model
+        # an HTTP backend's server: the same model name on two servers is two models
+        self.base_url = str(getattr(inner, "base_url", "") or "")
         self.dir = Path(cache_dir)
         self.hits = 0
         self.misses = 0
 
     def key(self, conversation: Conversation, sampling: Sampling) -> str:
-        blob = json.dumps(
-            {"backend": self.kind, "model": self.model, "messages": conversation,
-             "sampling": sampling.to_dict()},
-            sort_keys=True, ensure_ascii=False,
-        )  # fmt: skip
+        request = {"backend": self.kind, "model": self.model, "messages": conversation,
+                   "sampling": sampling.to_dict()}  # fmt: skip
+        if self.base_url:  # absent for local backends: their keys are those of earlier caches
+            request["base_url"] = self.base_url
+        blob = json.dumps(request, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:

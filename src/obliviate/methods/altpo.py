@@ -67,6 +67,11 @@ ALTPO_STOP = re.compile(r"\b(Question:|Q:)")
 
 @dataclass
 class AltPOParams(PreferenceParams):
+    RANGES = {
+        "max_new_tokens": ">= 1",
+        "num_alternates": ">= 1",
+        "temperature": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     max_new_tokens: int = 200
     instruction: bool = True
     num_alternates: int = 5

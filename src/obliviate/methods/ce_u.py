@@ -21,6 +21,9 @@ from .losses import ce_u_loss
 
 @dataclass
 class CEUParams:
+    RANGES = {
+        "ignore_first_n_answer_tokens": ">= 0"
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     ignore_first_n_answer_tokens: int = 1
 
 

@@ -40,6 +40,11 @@ from .losses import sequence_nll
 
 @dataclass
 class LocalizeParams:
+    RANGES = {
+        "sim_thresh": "[-1, 1]",
+        "grad_thresh": ">= 0",
+        "num_copies": ">= 1",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     sim_thresh: float = 0.92  # μ: a tensor is selected only if cos(G_f, G_r) < μ
     grad_thresh: float = 6e-4  # σ: ... and mean |G_f| > σ
     num_copies: int = 3  # corrupted copies of every item

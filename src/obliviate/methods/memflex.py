@@ -38,6 +38,11 @@ from .retain import RetainTerm
 
 @dataclass
 class MemFlexParams:
+    RANGES = {
+        "sim_thresh": "[-1, 1]",
+        "grad_thresh": ">= 0",
+        "num_copies": ">= 1",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     forget_factor: float = -0.4
     retain_factor: float = 2.0
     sim_thresh: float = 0.92  # localisation μ (SPEC 4.1)
@@ -115,6 +120,13 @@ class MemFlex(Method):
 
 @dataclass
 class IterativeMemFlexParams:
+    RANGES = {
+        "forget_weight": ">= 0",
+        "retain_weight": ">= 0",
+        "beta": "> 0",
+        "sim_thresh": "[-1, 1]",
+        "grad_thresh": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     forget_loss: str = "ga"  # ga | npo
     retain_loss: str = "nll"  # nll (ReLearn gdr) | kl (klr)
     forget_weight: float = 0.4

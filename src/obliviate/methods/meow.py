@@ -45,6 +45,8 @@ from .sft import ForgetSFT
 class SelectionParams:
     """Which inverted answers are used: the top ``k`` per question by MEMO under ``ranking``."""
 
+    RANGES = {"k": ">= 1"}  # not a field: value ranges checked at config load (obliviate.checks)
+
     k: int = 3
     ranking: str = "largest"
     seed: int = 42
@@ -101,6 +103,9 @@ MEOWGD = register_variant(
 
 @dataclass
 class MEOWForgetKLParams(MEOWParams):
+    RANGES = {
+        "kl_weight": ">= 0"
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     kl_weight: float = 1.0  # λ
 
 

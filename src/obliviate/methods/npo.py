@@ -30,6 +30,7 @@ def _nll_sums(model: torch.nn.Module, fb: dict[str, Any]) -> tuple[torch.Tensor,
 
 @dataclass
 class NPOParams(RetainParams):
+    RANGES = {"beta": "> 0"}  # not a field: value ranges checked at config load (obliviate.checks)
     beta: float = 0.1
 
 
@@ -61,6 +62,10 @@ NPOKL = register_variant(
 
 @dataclass
 class SimNPOParams(RetainParams):
+    RANGES = {
+        "beta": "> 0",
+        "gamma": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     gamma: float = 0.125
     beta: float = 4.5
     delta: float = 0.0

@@ -40,6 +40,13 @@ def dual_update(lam: float, retain: float, epsilon: float, step_size: float) -> 
 
 @dataclass
 class PDUParams:
+    RANGES = {
+        "epsilon": "required",
+        "gamma": ">= 0",
+        "dual_init": ">= 0",
+        "dual_step_size": ">= 0",
+        "dual_warmup_epochs": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     epsilon: float | None = None
     gamma: float = 1.0
     dual_init: float = 100.0

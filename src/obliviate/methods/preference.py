@@ -28,6 +28,7 @@ from .retain import RetainParams, RetainTerm
 
 @dataclass
 class PreferenceParams(RetainParams):
+    RANGES = {"beta": "> 0"}  # not a field: value ranges checked at config load (obliviate.checks)
     beta: float = 0.1
     two_over_beta: bool = True
 

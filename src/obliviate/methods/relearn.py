@@ -38,6 +38,9 @@ from .sft import ForgetSFT
 
 @dataclass
 class ReLearnParams(RetainWeights):
+    RANGES = {
+        "general_ratio": ">= 0"
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     include_original: bool = False  # also learn the original (question, answer): the peer's default
     completion: bool = True
     general_ratio: float = 0.0  # general records mixed in, as a fraction of the pairs (peer 1.2)

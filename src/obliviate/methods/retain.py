@@ -30,6 +30,11 @@ RETAIN_LOSSES = ("nll", "kl", "none")  # the accepted ``retain_loss`` values (SP
 class RetainWeights:
     """γ (forget weight) and α (retain weight) of L = γ·L_f + α·L_r."""
 
+    RANGES = {
+        "gamma": ">= 0",
+        "alpha": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
+
     gamma: float = 1.0
     alpha: float = 1.0
 

@@ -91,6 +91,9 @@ def activations(
 
 @dataclass
 class RMUParams(RetainParams):
+    RANGES = {
+        "steering_coeff": "> 0"
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     retain_loss: str = "embed_diff"
     module_regex: str = r"model\.layers\.7"
     trainable_params_regex: str = r"model\.layers\.(5|6|7)\.mlp\.down_proj\.weight"

@@ -18,6 +18,10 @@ from .wga import _WeightedAscent
 
 @dataclass
 class SatImpParams(RetainParams):
+    RANGES = {
+        "beta1": ">= 0",
+        "beta2": ">= 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     gamma: float = 0.1
     beta1: float = 5.0
     beta2: float = 1.0

@@ -50,6 +50,10 @@ SURE_BASES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 @dataclass
 class SUREParams(RetainWeights):
+    RANGES = {
+        "percentile": "[0, 100]",
+        "beta": "> 0",
+    }  # not a field: value ranges checked at config load (obliviate.checks)
     base: str = "gd"
     percentile: float = 99.0
     beta: float = 0.1  # NPO β

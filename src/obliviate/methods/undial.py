@@ -23,6 +23,7 @@ from .retain import RetainParams, RetainTerm
 
 @dataclass
 class UNDIALParams(RetainParams):
+    RANGES = {"beta": ">= 0"}  # not a field: value ranges checked at config load (obliviate.checks)
     alpha: float = 0.0
     beta: float = 10.0
 

@@ -21,6 +21,7 @@ from .retain import RetainParams, RetainTerm
 
 @dataclass
 class WGAParams(RetainParams):
+    RANGES = {"beta": ">= 0"}  # not a field: value ranges checked at config load (obliviate.checks)
     beta: float = 1.0
 
 

@@ -6,6 +6,7 @@ unless the config asks for it.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from ..config import section, validator
 from ..distributed import on_main
 from ..errors import ObliviateError, did_you_mean
+from ..io import replace_dir
 from .presets import PRESETS, checkpoint, preset_file
 from .tiny import TINY_PRESETS
 
@@ -49,6 +51,75 @@ def _check_model(cfg: Any) -> None:
         )
     if m.name_or_path in PRESETS:
         preset_file(PRESETS[m.name_or_path])  # a clear error with the install command
+    if m.dtype not in DTYPES:
+        raise ObliviateError(
+            f"model.dtype={m.dtype!r} is unknown; {did_you_mean(m.dtype, list(DTYPES))}"
+        )
+    if m.max_length < MIN_LENGTH:
+        raise ObliviateError(
+            f"model.max_length={m.max_length} leaves no room for a prompt and an answer; "
+            f"accepted: an integer >= {MIN_LENGTH} (within the model's position limit)"
+        )
+    limit = TINY_POSITIONS if m.name_or_path == "tiny" else None
+    if m.name_or_path != "tiny" and m.name_or_path not in PRESETS:
+        limit = check_local_model(m.name_or_path, m.trust_remote_code)
+    if limit is not None and m.max_length > limit:
+        raise ObliviateError(
+            f"model.max_length={m.max_length} exceeds the model's {limit} positions; accepted: "
+            f"{MIN_LENGTH} <= model.max_length <= {limit}"
+        )
+
+
+MIN_LENGTH = 16  # tokens: a template's tags, a short question and its answer
+TINY_POSITIONS = 1024  # max_position_embeddings of every tiny preset (models.tiny)
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def check_local_model(src: str, trust_remote_code: bool) -> int | None:
+    """A local model directory's problems as one-line errors (missing, no ``config.json``, code
+    it would run without ``model.trust_remote_code``); its position limit when ``config.json``
+    names one. A hub id (not a local path) is not checked here: None."""
+    local = Path(src).expanduser()
+    if not (src.startswith((".", "/", "~")) or local.exists()):
+        return None
+    if not local.is_dir():
+        raise ObliviateError(f"model.name_or_path={src}: the directory does not exist")
+    cfg_path = local / "config.json"
+    if not cfg_path.is_file():
+        if (local / "adapter_config.json").is_file():
+            return None  # a saved adapter directory: its base model is checked when loaded
+        what = "is empty" if not any(local.iterdir()) else "has no config.json"
+        raise ObliviateError(
+            f"model.name_or_path={src}: the directory {what}; accepted: a save_pretrained "
+            "directory (config.json + safetensors weights + tokenizer), or a hub id"
+        )
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ObliviateError(f"{cfg_path}: not readable JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ObliviateError(f"{cfg_path}: expected a JSON object")
+    if config.get("auto_map") and not trust_remote_code:
+        raise ObliviateError(
+            f"model.name_or_path={src} needs remote code ({cfg_path.name} has auto_map); "
+            "accepted: model.trust_remote_code=true if you trust that code, or another model"
+        )
+    limits = [config[k] for k in POSITION_KEYS if isinstance(config.get(k), int)]
+    return min(limits) if limits else None
+
+
+def check_max_length(model: Any, max_length: int, where: str) -> None:
+    """``model.max_length`` within the loaded model's position limit (right after loading, before
+    any training: a hub model's limit is known only then)."""
+    config = getattr(model, "config", None)
+    limits = [
+        getattr(config, k) for k in POSITION_KEYS if isinstance(getattr(config, k, None), int)
+    ]
+    if limits and max_length > min(limits):
+        raise ObliviateError(
+            f"model.max_length={max_length} exceeds the {min(limits)} positions of {where}; "
+            f"accepted: {MIN_LENGTH} <= model.max_length <= {min(limits)}"
+        )
 
 
 def resolve_source(name_or_path: str | Path) -> str:
@@ -116,6 +187,9 @@ def load_pretrained(
         )
     except OSError as exc:
         raise ObliviateError(f"could not load model {src!r}: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # remote code refused, an unknown model type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ObliviateError(f"could not load model {src!r}: {first}") from None
     ensure_pad(tokenizer, model)
     return model, tokenizer
 
@@ -123,7 +197,8 @@ def load_pretrained(
 def save_pretrained(
     model: PreTrainedModel, tokenizer, out_dir: Path, state_dict: dict | None = None
 ) -> None:
-    """Save as safetensors into ``out_dir`` atomically (written to ``<dir>.tmp``, then renamed).
+    """Save as safetensors into ``out_dir`` atomically (:func:`obliviate.io.replace_dir`: a
+    unique temporary directory renamed into place, the old one deleted only afterwards).
 
     Rank 0 alone writes; every rank waits at a barrier afterwards, so the saved model is on disk
     for all of them. ``state_dict``: the full weights when the model's own are sharded (FSDP /
@@ -132,13 +207,8 @@ def save_pretrained(
 
 
 def _save_pretrained(model, tokenizer, out_dir: Path, state_dict: dict | None) -> None:
-    import shutil
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(tmp)
 
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
-    tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    replace_dir(out_dir, write)

@@ -310,12 +310,6 @@ def is_adapter_dir(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
 
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
-
-
 def save_model(
     model: nn.Module, tokenizer, out_dir: Path, merge: bool = True, state_dict: dict | None = None
 ) -> None:
@@ -336,12 +330,13 @@ def save_model(
 
 
 def _save_adapter(model: nn.Module, tokenizer, out_dir: Path, merge: bool) -> None:
-    target = adapter_dir(out_dir) if merge else out_dir
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True, selected_adapters=[ADAPTER_NAME])
-    tokenizer.save_pretrained(tmp)
-    _replace_dir(tmp, target)
+    from ..io import replace_dir
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True, selected_adapters=[ADAPTER_NAME])
+        tokenizer.save_pretrained(tmp)
+
+    replace_dir(adapter_dir(out_dir) if merge else out_dir, write)
     if not merge:
         shutil.rmtree(adapter_dir(out_dir), ignore_errors=True)
 

@@ -91,14 +91,30 @@ def markdown_table(
         for c in columns:
             mark = c.startswith("forget") and c.rpartition("/")[2] not in RATES
             cells.append(_fmt(m.get(c)) + (" †" if mark and _column_set(c, flagged) else ""))
-        body.append("| " + label + " | " + " | ".join(cells) + " |")
+        name = label + (" ‼ collapsed" if collapsed(m) else "")
+        body.append("| " + name + " | " + " | ".join(cells) + " |")
     return "\n".join([head, sep, *body])
 
 
+def collapsed(metrics: dict[str, Any]) -> bool:
+    """Every generation of every set is empty or one repeated token (empty_rate +
+    degenerate_rate = 1 on each set that has them): the model collapsed."""
+    rates = [float(v) + float(metrics.get(f"{k.rpartition('/')[0]}/degenerate_rate") or 0.0)
+             for k, v in metrics.items()
+             if k.endswith("/empty_rate") and isinstance(v, int | float)]  # fmt: skip
+    return bool(rates) and min(rates) >= 1.0 - 1e-9
+
+
 def flag_notes(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """One line per model whose forget answers are empty or degenerate (:data:`FLAG_RATE`)."""
+    """One line per model whose forget answers are empty or degenerate (:data:`FLAG_RATE`), and
+    one per collapsed model (:func:`collapsed`)."""
     notes = []
     for label, m in rows:
+        if collapsed(m):
+            notes.append(
+                f"‼ {label}: COLLAPSED: every generation of every set is empty or one repeated "
+                "token; none of its scores is evidence of forgetting or of kept utility."
+            )
         flagged = {s: r for s, r in degenerate_sets(m).items() if s.startswith("forget")}
         if flagged:
             parts = ", ".join(

@@ -23,7 +23,7 @@ from ..io import read_json, write_json, write_jsonl
 from ..methods import get_method_class
 from ..run_dir import MODEL_ROLES, RETAIN_VALUES, RunDir
 from ..run_models import RunModels
-from .unlearn import StageModels, ensure_model
+from .unlearn import StageModels, check_finite, ensure_model
 
 
 class LLMChat:
@@ -77,16 +77,21 @@ def stage_eval(
         ensure_model(rd, models, role)
         values: dict[str, Any] | None = None
         fp = rd.fp_eval(role)
-        out_dir = rd.eval_dir(role)
         done = rd.finished(f"eval_{role}", fp)
+        if not done and rd.home(f"eval_{role}") != rd.dir:  # run.base_run is read-only
+            rd.use_eval(role)
+            done = rd.finished(f"eval_{role}", fp)
+        out_dir = rd.eval_dir(role)
         if done:
             if role == "retain" and (out_dir / RETAIN_VALUES).is_file():
                 values = read_json(out_dir / RETAIN_VALUES)
             metrics = read_json(out_dir / "metrics.json")
             rd.timings[f"eval_{role}"] = done.get("seconds", 0.0)
         else:
+            rd.begin(f"eval_{role}")
             t0 = time.perf_counter()
             model, tok = models.load(role)
+            check_finite(model, role, "it is not evaluated")
             results, metrics, values = evaluate_model(
                 rd, models, role, model, tok, retain_vals, chat=chat
             )

@@ -25,11 +25,12 @@ def stage_base(rd: RunDir) -> str:
     if not rd.is_tiny or rd.finished("base", fp):
         return fp
     cfg = rd.cfg
+    rd.begin("base", rd.settings("base"))
     t0 = time.perf_counter()
     tok = train_tokenizer(rd.data.get().tokenizer_texts(), cfg.model.tokenizer_vocab)
     model = build_tiny_model(tok, cfg.model.tiny_preset, seed=cfg.run.seed)
     save_pretrained(model, tok, rd.model_dir("base"))
-    rd.finish("base", fp, {"seconds": round(time.perf_counter() - t0, 3)})
+    rd.finish("base", fp, {"seconds": round(time.perf_counter() - t0, 3)}, rd.settings("base"))
     return fp
 
 
@@ -40,6 +41,9 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
     done = rd.finished(f"finetune_{role}", fp)
     if done:
         return done
+    stage = f"finetune_{role}"
+    settings = rd.settings(stage)
+    rd.begin(stage, settings)
     stage_base(rd)
     model, tok = models.load("base")
     if not cfg.finetune.enabled:
@@ -50,7 +54,7 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
             )
         save_pretrained(model, tok, rd.model_dir(role))
         info: dict[str, Any] = {"training": {"steps": 0}, "seconds": 0.0}
-        rd.finish(f"finetune_{role}", fp, info)
+        rd.finish(stage, fp, info, settings)
         return info
     data = rd.data.get()
     out = unlearn(
@@ -59,10 +63,11 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
         forget=data.finetune if role == "target" else data.finetune_retain,
         device=models.device, batch_size=cfg.eval.batch_size,
         load_model=lambda r: models.load(r)[0], log_path=rd.log_path(f"finetune_{role}"),
-        desc=f"finetune {role}",
+        desc=f"finetune {role}", checkpoint=(ck := rd.checkpointing(stage, fp)),
     )  # fmt: skip
     assert out.result is not None  # sft trains
     save_model(out.model, tok, rd.model_dir(role), cfg.finetune.merge, out.result.state_dict)
     info = {"training": out.result.summary(), "seconds": out.result.seconds}
-    rd.finish(f"finetune_{role}", fp, info)
+    rd.finish(stage, fp, info, settings)
+    ck.clear()
     return info

@@ -85,6 +85,7 @@ def stage_localize(rd: RunDir, models: RunModels) -> Path:
     if rd.finished("localize", fp) and path.is_file():
         return path
     stage_finetune(rd, models, "target")
+    rd.begin("localize")
     t0 = time.perf_counter()
     model, tok = models.load("target", keep_adapter=ucfg.scope == "lora")
     model = scope_model(model, ucfg, "unlearn", cfg.run.seed, str(rd.model_dir("target"))).model
@@ -116,17 +117,20 @@ def stage_unlearn(rd: RunDir, models: RunModels) -> dict[str, Any]:
     if done:
         return done
     stage_finetune(rd, models, "target")
+    rd.begin("unlearn")
     params = dict(ucfg.params)
     if method_cls.needs_region and not params.get("region_file"):
         params["region_file"] = str(stage_localize(rd, models))
     method = method_cls(params)
     method.protocol = cfg.eval.protocol  # the reference's training step or obliviate's (README)
     model, tok = models.load("target", keep_adapter=ucfg.scope == "lora")
+    check_finite(model, "target", "it is not unlearned")
     out = unlearn(
         method, model, rd.data.get(), models.formatter(tok), ucfg, seed=cfg.run.seed,
         section="unlearn", adapter_base=str(rd.model_dir("target")), device=models.device,
         batch_size=cfg.eval.batch_size, load_model=lambda r: models.load(r)[0],
         log_path=rd.log_path("unlearn"), desc=f"unlearn {ucfg.method}",
+        checkpoint=(ck := rd.checkpointing("unlearn", fp)),
     )  # fmt: skip
     state = out.result.state_dict if out.result is not None else None
     save_model(out.model, tok, rd.model_dir("unlearned"), ucfg.merge, state)
@@ -143,4 +147,16 @@ def stage_unlearn(rd: RunDir, models: RunModels) -> dict[str, Any]:
             "seconds": out.result.seconds + prepare_s,
         }
     rd.finish("unlearn", fp, info)
+    ck.clear()
     return info
+
+
+def check_finite(model: torch.nn.Module, role: str, consequence: str) -> None:
+    """A one-line error naming ``role`` when any weight of ``model`` is NaN or infinite."""
+    bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ObliviateError(
+            f"the {role} model has non-finite weights ({', '.join(bad[:3])}{more}); "
+            f"{consequence}: make it again (a lower learning rate, finetune.on_nan=stop)"
+        )
