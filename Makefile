@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run real test lint format bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/obliviate run configs/quickstart.yaml $(ARGS)
+
+# the real-knowledge quickstart: SmolLM2-135M-Instruct forgets J.K. Rowling (configs/real_quickstart.yaml)
+real: setup
+	$(BIN)/obliviate corpus configs/real_quickstart.yaml $(ARGS)
+	$(BIN)/obliviate run configs/real_quickstart.yaml $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
