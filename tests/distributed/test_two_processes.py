@@ -105,5 +105,5 @@ def test_only_rank_zero_writes(runs):
     assert ranks[1] == []
     wrote = "\n".join(ranks[0])
     for path in ("config.yaml", "metrics.json", "report.md", "stages/unlearn.json",
-                 "eval/unlearned/forget.jsonl", "models/unlearned.tmp"):  # fmt: skip
+                 "eval/unlearned/forget.jsonl", "models/.unlearned.tmp-"):  # fmt: skip
         assert path in wrote, path

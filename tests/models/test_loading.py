@@ -51,7 +51,7 @@ def test_round_trip_keeps_logits_and_tokenizer(saved, tokenizer) -> None:
 def test_save_replaces_an_existing_directory_and_a_stale_temp(saved, tokenizer) -> None:
     _, out = saved
     (out / "stale.txt").write_text("from an older save")
-    stale_tmp = out.with_name("model.tmp")
+    stale_tmp = out.with_name(".model.tmp-1-crashed")  # a crashed replace's leftover
     stale_tmp.mkdir()
     (stale_tmp / "half_written").write_text("x")
     other = build_tiny_model(tokenizer, "nano", seed=1)

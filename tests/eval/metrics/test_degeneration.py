@@ -63,7 +63,8 @@ def test_all_empty_model_is_flagged_not_forgetting(tokenizer, formatter, nano_mo
     metrics = {"benchmark": "synthkb", "method": "npo", "models": models}
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     report = render_report([tmp_path])
-    rows = {line.split(" | ")[0]: line for line in report.splitlines() if line.startswith("| ")}
+    rows = {line.split(" | ")[0].split(" ‼")[0]: line for line in report.splitlines()
+            if line.startswith("| ")}  # fmt: skip
     assert "†" in rows["| unlearned"] and "†" not in rows["| target (fine-tuned)"]
     assert "forget/empty_rate" in report.splitlines()[2]  # shown beside the forget scores
     assert "† unlearned: forget empty_rate 1.000" in report
