@@ -5,6 +5,7 @@ obliviate finetune|unlearn|eval [CONFIG.yaml] [key=value ...]
 obliviate report RUN_DIR [RUN_DIR ...]
 obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -> localize/region.json
 obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
+obliviate attack [CONFIG.yaml] [attack.kinds=[relearn,quantize,prompt,latent] ...]  robustness attacks -> attacks/
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
@@ -106,6 +107,17 @@ def cmd_generate(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attack(ns: argparse.Namespace) -> int:
+    from .attacks.runner import open_run, run_attacks
+    from .report.robustness import table
+
+    rd = open_run(_load(ns.args))
+    run_attacks(rd, RunModels(rd))
+    print(table(rd.dir))
+    print(f"wrote {rd.dir / 'attacks'} and the robustness table in {rd.dir / 'report.md'}")
+    return 0
+
+
 def cmd_report(ns: argparse.Namespace) -> int:
     from .report.tables import render_report
 
@@ -200,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("args", nargs="*", help=help_cfg)
         p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("attack", help="robustness attacks on a finished run (attacks/<kind>/)")
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.set_defaults(func=cmd_attack)
     p = sub.add_parser("report", help="markdown table of one or more run directories")
     p.add_argument("run_dirs", nargs="+")
     p.set_defaults(func=cmd_report)

@@ -47,7 +47,12 @@ def run_all(rd: RunDir, models: RunModels, chat: LLMChat | None = None) -> dict[
         stage_info["finetune_retain"] = stage_finetune(rd, models, "retain")
     stage_info["unlearn"] = stage_unlearn(rd, models)
     results = stage_eval(rd, models, chat=chat)
-    return write_metrics(rd, results, stage_info, time.perf_counter() - t0)
+    metrics = write_metrics(rd, results, stage_info, time.perf_counter() - t0)
+    if rd.cfg.eval.attacks:  # robustness attacks on the finished run (attacks/, report.md)
+        from .attacks.runner import run_attacks
+
+        distributed.on_main(run_attacks, rd, models, list(rd.cfg.eval.attacks))
+    return metrics
 
 
 def recorded_stage_info(rd: RunDir) -> dict[str, Any]:

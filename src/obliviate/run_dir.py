@@ -474,6 +474,7 @@ class RunDir:
         ecfg = {
             k: v for k, v in to_dict(self.cfg)["eval"].items() if not k.startswith("vllm_")
         }  # engine placement: the same generations
+        ecfg.pop("attacks", None)  # attacks write attacks/, never eval/
         if ecfg.get("protocol") == "fixed":  # fixed evaluates as obliviate did before the
             ecfg.pop("protocol")  # protocols existed: earlier run directories stay reusable
         if self.cfg.eval.kfr_krr.entity_extractor == "llm":  # the LLM that extracts entities

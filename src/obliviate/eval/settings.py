@@ -62,6 +62,8 @@ class EvalConfig:
     # paper: byte-for-byte the reference code's protocol, quirks included (README "Protocols");
     # fixed: obliviate's corrections; ou: TOFU as open-unlearning runs it (template, settings)
     protocol: str = "paper"
+    # robustness attacks run after the evaluation (attack.* settings; obliviate.attacks)
+    attacks: list[str] = field(default_factory=list)
 
 
 @validator

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ObliviateError
 from ..io import write_atomic
+from . import robustness
 
 FLAG_RATE = 0.1  # empty + degenerate share from which a set's scores are marked
 RATES = ("empty_rate", "degenerate_rate")
@@ -165,6 +166,8 @@ def render_report(run_dirs: list[Path]) -> str:
     timings = all_metrics[0][1].get("timings")
     if len(all_metrics) == 1 and timings:
         lines += ["Stage timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()), ""]
+    if len(all_metrics) == 1:
+        lines += robustness.report_lines(all_metrics[0][0])
     return "\n".join(lines)
 
 

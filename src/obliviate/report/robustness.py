@@ -1,0 +1,79 @@
+"""The robustness table of a run: one row per attack variant (``attacks/<kind>/metrics.json``,
+written by :mod:`obliviate.attacks`), with the recovery of the unlearned model and the retain
+("gold") model's value under the same attack beside it.
+
+recovery = (attacked − unlearned) / (target − unlearned) on the attack's forget metric
+(:mod:`obliviate.attacks.score`); gold = the retain model's attacked value on the same scale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+KIND_ORDER = ("relearn", "quantize", "prompt", "latent")
+HEAD = ["attack", "metric", "target", "unlearned", "attacked", "recovery",
+        "retain (gold)", "gold attacked", "gold recovery"]  # fmt: skip
+
+
+def load_attacks(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """``attacks/<kind>/metrics.json`` of a run, by kind (the known kinds first)."""
+    root = Path(run_dir) / "attacks"
+    found = {p.parent.name: p for p in sorted(root.glob("*/metrics.json"))}
+    order = [k for k in KIND_ORDER if k in found] + [k for k in found if k not in KIND_ORDER]
+    out = {}
+    for kind in order:
+        try:
+            out[kind] = json.loads(found[kind].read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def rows(run_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(``kind/variant``, its recovery row) for every attack variant of the run."""
+    return [(f"{kind}/{name}", row) for kind, doc in load_attacks(run_dir).items()
+            for name, row in (doc.get("recovery") or {}).items()]  # fmt: skip
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def table(run_dir: Path) -> str:
+    """The markdown robustness table ('' when the run has no attack results)."""
+    found = rows(run_dir)
+    if not found:
+        return ""
+    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    for label, r in found:
+        cells = [label, r.get("metric", ""), *(_fmt(r.get(k)) for k in (
+            "target", "unlearned", "attacked_unlearned", "recovery", "retain", "attacked_retain",
+            "gold_recovery"))]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def worst(run_dir: Path) -> tuple[str | None, float | None]:
+    """The attack variant with the largest recovery, and that recovery (None: no attacks)."""
+    scored = [(label, r["recovery"]) for label, r in rows(run_dir) if r.get("recovery") is not None]
+    return max(scored, key=lambda x: x[1]) if scored else (None, None)
+
+
+def report_lines(run_dir: Path) -> list[str]:
+    """The report's robustness section (no lines when the run has no attack results)."""
+    text = table(run_dir)
+    if not text:
+        return []
+    return [
+        "## Robustness (obliviate attack)",
+        "",
+        "recovery = (attacked − unlearned) / (target − unlearned) on the forget metric: 0 = "
+        "nothing comes back, 1 = the target's level; gold = the retain model under the same "
+        "attack on that scale (relearn: held-out items only; latent: top-1 of the gold "
+        "answer's first token, last layer vs the best layer).",
+        "",
+        text,
+        "",
+    ]
