@@ -160,7 +160,16 @@ def collect_row(method: str, run_dir: Path) -> dict[str, Any]:
         "prepare_seconds": stage.get("prepare_seconds"),
         "training": training,
         "settings": _settings(cfg),
+        "robustness": robustness_cell(run_dir),
     }
+
+
+def robustness_cell(run_dir: Path) -> str | None:
+    """The worst attack's recovery and name (``attacks/``, written with ``--attacks``)."""
+    from .report.robustness import worst
+
+    label, value = worst(run_dir)
+    return None if label is None else f"{value:.3f} ({label})"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -177,6 +186,9 @@ def render_table(rows: list[dict[str, Any]], base: dict[str, Any], memory_kind: 
     """Markdown table: the base run's target and retain rows, then one row per method."""
     head = ["method", *[label for _, label in METRIC_COLUMNS], "unlearn s", "tokens/s",
             f"peak {memory_kind} MB", "trainable params", "settings"]  # fmt: skip
+    robust = any(r.get("robustness") for r in rows)  # --attacks: the worst attack's recovery
+    if robust:
+        head.insert(1 + len(METRIC_COLUMNS), "worst recovery ↓")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     blank = ["–"] * (len(head) - 1 - len(METRIC_COLUMNS))
     for role in ("target", "retain"):
@@ -191,7 +203,9 @@ def render_table(rows: list[dict[str, Any]], base: dict[str, Any], memory_kind: 
             continue
         t = row["training"]
         steps = t.get("steps", 0)
-        cells = [_fmt(row["metrics"][k]) for k, _ in METRIC_COLUMNS] + [
+        cells = [_fmt(row["metrics"][k]) for k, _ in METRIC_COLUMNS]
+        cells += [row.get("robustness") or "–"] if robust else []
+        cells += [
             _fmt(row["unlearn_seconds"], 1),
             _fmt(t.get("tokens_per_s"), 0) if steps else "–",
             _fmt(t.get("peak_memory_mb"), 0) if steps else "–",
@@ -213,6 +227,7 @@ def bench_methods(
     fresh: bool = False,
     timeout: float | None = None,
     threads: int = 0,
+    attacks: list[str] | None = None,
 ) -> str:
     """Run every method against one base run; write and return the markdown table."""
     overrides = list(overrides or [])
@@ -251,7 +266,9 @@ def bench_methods(
                 (run_dir / "stages" / f"{stage}.json").unlink(missing_ok=True)
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        cmd = [*python, "run", str(cfg_path), *overrides, f"run.base_run={base_dir}",
+        # the robustness column: each method run attacks itself (eval.attacks)
+        overrides_m = [*overrides, f"eval.attacks=[{','.join(attacks)}]"] if attacks else overrides
+        cmd = [*python, "run", str(cfg_path), *overrides_m, f"run.base_run={base_dir}",
                f"run.name={run_dir.name}", f"run.out_dir={out_dir}"]  # fmt: skip
         code, last = _run(cmd, out_dir / f"{prefix}{name}.log", timeout, env)
         if code == 0:

@@ -176,6 +176,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         bench_methods(
             [ns.methods], ns.config, ns.base_run, ns.overrides, ns.configs_dir, ns.out, ns.prefix,
             ns.fresh, ns.timeout, ns.threads,
+            [a for a in (ns.attacks or "").split(",") if a],
         )
     )  # fmt: skip
     return 0
@@ -233,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fresh", action="store_true", help="redo finished unlearn/eval stages")
     b.add_argument("--timeout", type=float, help="seconds per method subprocess")
     b.add_argument("--threads", type=int, default=0, help="OMP/MKL threads per subprocess")
+    b.add_argument("--attacks", help="robustness column: attack kinds each method run gets, "
+                   "e.g. relearn,quantize,prompt,latent (attack.* overrides apply)")  # fmt: skip
     b.add_argument("overrides", nargs="*", help="key=value overrides for every run")
     b.set_defaults(func=cmd_bench)
     b = bench_sub.add_parser("eval", help="cost of every metric vs the foundation suite")

@@ -33,3 +33,15 @@ def test_item_lens_rank_of_the_first_answer_token(nano_model, formatter):
     logits = out.logits[0, first - 1]
     assert ranks[0][-1] == int((logits > logits[tokens[0]]).sum())
     assert abs(logps[0][-1] - float(torch.log_softmax(logits, -1)[tokens[0]])) < 1e-4
+
+
+def test_the_read_token_is_the_first_token_of_the_fact_value(formatter):
+    from obliviate.attacks.latent import value_offset
+    from obliviate.records import QAItem
+
+    rec = QAItem("Where was Mara Kolb born?", "Mara Kolb was born in Oslo.", meta={"value": "Oslo"})
+    j = value_offset(rec, formatter)
+    body = formatter.tok(formatter.answer_text(rec.answer), add_special_tokens=False)["input_ids"]
+    assert formatter.tok.decode(body[j:]).strip().startswith("Oslo")
+    assert "Oslo" not in formatter.tok.decode(body[:j])
+    assert value_offset(QAItem("Where?", "Oslo."), formatter) == 0  # no value: the first token

@@ -3,7 +3,9 @@
 still decodable from intermediate layers although the output no longer says it?
 
 For the hidden state h_l after block l (l = 0: the embeddings) at the position that predicts
-the gold answer's first labelled token y:
+the gold answer's first token y (teacher-forced; the first token of the fact's value when the
+record names it in ``meta["value"]`` and the answer restates the question first, as synthkb's
+do; else the first labelled token):
 
     z_l = lm_head(norm_f(h_l))   (l = 0 … L; z_L is the model's own logits),
     rank_l = #{v : z_l[v] > z_l[y]},   logp_l = log_softmax(z_l)[y]
@@ -67,14 +69,43 @@ def lens_logits(
     return torch.stack(lens).float(), out.logits[rows, positions].float()
 
 
-def encode(records: Sequence[QAItem], fmt: Formatter, prefix: Any = None) -> list[Encoded]:
-    return [fmt.encode_pair(r.question, r.answer, prefix(r) if prefix else "") for r in records]
+def value_offset(rec: QAItem, fmt: Formatter) -> int:
+    """Index, among the answer's tokens, of the first token of the fact's value (``meta
+    ["value"]``, e.g. synthkb's answers restate the subject first); 0 without a value."""
+    value = rec.meta.get("value") if isinstance(rec.meta, dict) else None
+    if not isinstance(value, str) or not value or value not in rec.answer:
+        return 0
+    text = fmt.answer_text(rec.answer)
+    start = text.index(rec.answer) + rec.answer.index(value)
+    try:
+        spans = fmt.tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    except (NotImplementedError, ValueError, TypeError):  # a slow tokenizer: no offsets
+        return 0
+    for j, (_, end) in enumerate(spans["offset_mapping"]):
+        if end > start:
+            return j
+    return 0
+
+
+def encode(
+    records: Sequence[QAItem], fmt: Formatter, prefix: Any = None
+) -> tuple[list[Encoded], list[int]]:
+    """The scored items and, per item, the answer-token index whose prediction is read."""
+    enc = [fmt.encode_pair(r.question, r.answer, prefix(r) if prefix else "") for r in records]
+    return enc, [value_offset(r, fmt) for r in records]
 
 
 def item_lens(
-    model: torch.nn.Module, encoded: list[Encoded], pad_id: int, batch_size: int, device: Any
+    model: torch.nn.Module,
+    encoded: list[Encoded],
+    pad_id: int,
+    batch_size: int,
+    device: Any,
+    offsets: list[int] | None = None,
 ) -> tuple[list[list[int]], list[list[float]], list[int]]:
-    """Per item and layer: the gold first token's rank and log-prob; and that token id."""
+    """Per item and layer: the rank and log-prob of the answer token at ``offsets[i]`` (default
+    0: the first labelled token), and that token's id."""
+    offsets = offsets or [0] * len(encoded)
     ranks: list[list[int]] = [[] for _ in encoded]
     logps: list[list[float]] = [[] for _ in encoded]
     tokens = [0] * len(encoded)
@@ -82,6 +113,9 @@ def item_lens(
         for idx, batch in batches(encoded, batch_size, lambda b: collate_right(b, pad_id), device):
             labelled = batch["labels"] != IGNORE_INDEX
             first = labelled.float().argmax(dim=1)  # the first labelled position
+            n_lab = labelled.sum(1)
+            shift = torch.tensor([offsets[i] for i in idx], device=first.device)
+            first = first + torch.minimum(shift, n_lab - 1).clamp(min=0)
             gold = batch["labels"].gather(1, first[:, None]).squeeze(1)
             z, _ = lens_logits(model, batch, (first - 1).clamp(min=0))
             gold_z = z.gather(2, gold[None, :, None].expand(z.shape[0], -1, 1))
@@ -128,8 +162,9 @@ def run(session: Any) -> dict[str, Any]:
             method = get_method_class(cfg.unlearn.method)(dict(cfg.unlearn.params))
             method.prepare_eval(session.data)
             prefix = method.eval_prefix
-        ranks, logps, tokens = item_lens(model, encode(qa, fmt, prefix), fmt.pad_id,
-                                         cfg.eval.batch_size, session.models.device)  # fmt: skip
+        enc, offsets = encode(qa, fmt, prefix)
+        ranks, logps, tokens = item_lens(model, enc, fmt.pad_id, cfg.eval.batch_size,
+                                         session.models.device, offsets)  # fmt: skip
         rows = [{"id": r.id, "token": tok.convert_ids_to_tokens(t), "rank": rk, "logprob": lp}
                 for r, t, rk, lp in zip(qa, tokens, ranks, logps)]  # fmt: skip
         write_jsonl(session.attack_dir / "latent" / role / "items.jsonl", rows)
