@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from small_world import SMALL_WORLD
 
 from obliviate.cli import main
 
-RUN = [*SMALL_WORLD, "finetune.max_steps=6", "unlearn.max_steps=2", "eval.max_new_tokens=4"]
+RUN = [*SMALL_WORLD, "finetune.max_steps=6", "unlearn.max_steps=2", "eval.max_new_tokens=4",
+       "eval.sets=[forget,retain]", "attack.sets=[forget]"]  # fmt: skip
 ATTACK = ["attack.relearn.steps=2", "attack.quantize.schemes=[rtn4]",
           "attack.prompt.kinds=[affirmative,few_shot]"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_attack_writes_every_kind_and_the_robustness_table(tmp_path, capsys):
     where = [f"run.out_dir={tmp_path}", "run.name=r"]
     assert main(["attack", *RUN, *where]) == 2  # no run yet: a one-line error
     assert "is not a run directory" in capsys.readouterr().err
-    assert main(["run", *RUN, *where]) == 0
+    assert main(["run", *RUN, *where, "eval.attacks=[latent]"]) == 0  # attacks inside a run
     run = tmp_path / "r"
+    assert "| latent/logit_lens |" in (run / "report.md").read_text()
     before = (run / "metrics.json").read_text()
-    assert main(["attack", *RUN, *where, *ATTACK]) == 0
+    assert main(["attack", *RUN, *where, "eval.attacks=[latent]", *ATTACK]) == 0
     assert (run / "metrics.json").read_text() == before and not (run / "previous").exists()
     for kind, variants in (("relearn", ["forget_subset"]), ("quantize", ["rtn4"]),
                            ("prompt", ["affirmative", "few_shot"]), ("latent", ["logit_lens"])):  # fmt: skip
