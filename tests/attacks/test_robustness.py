@@ -30,8 +30,8 @@ def test_robustness_table_and_worst_attack(tmp_path):
     assert abs(rows["rtn4"]["delta_retain"] - 0.06) < 1e-12
     write_json(tmp_path / "attacks" / "quantize" / "metrics.json", {"recovery": rows})
     lines = robustness.table(tmp_path).splitlines()
-    assert lines[2] == (f"| quantize/rtn4 | {m} | 0.900 | 0.100 | 0.500 | 0.500 | 0.200 | 0.260 "
-                        "| 0.200 |")  # fmt: skip
+    assert lines[2] == (f"| quantize/rtn4 | {m} | 0.900 | 0.100 | 0.500 | 0.400 | 0.500 | 0.200 "
+                        "| 0.260 | 0.060 |")  # fmt: skip
     assert robustness.worst(tmp_path) == ("quantize/rtn4", 0.5)
     assert robustness.report_lines(tmp_path / "none") == []
 

@@ -15,7 +15,8 @@ RWKU's AA set), each generated from the forget questions:
   answered, as lines before the question (as many as leave the answer uncut within
   ``model.max_length``, at least one).
 
-Records that are not QA items (passages, multiple choice) are left as they are.
+Records that are not QA items (passages, multiple choice) and a benchmark's own adversarial
+probes (RWKU's level 3, ``kind == "adversarial"``) are left as they are.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ def attack_records(
     for name, recs in records.items():
         new: list[Record] = []
         for rec in recs:
-            if not isinstance(rec, QAItem):
-                new.append(rec)
+            if not isinstance(rec, QAItem) or rec.kind == "adversarial":  # RWKU's own AA probes
+                new.append(rec)  # stay as they are
                 continue
             if kind in REWRITES:
                 q = REWRITES[kind](rec)

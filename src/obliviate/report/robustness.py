@@ -3,7 +3,8 @@ written by :mod:`obliviate.attacks`), with the recovery of the unlearned model a
 ("gold") model's value under the same attack beside it.
 
 recovery = (attacked − unlearned) / (target − unlearned) on the attack's forget metric
-(:mod:`obliviate.attacks.score`); gold = the retain model's attacked value on the same scale.
+(:mod:`obliviate.attacks.score`); Δ = attacked − clean for the unlearned and the gold model (what
+the attack brings back in each; ``gold_recovery`` stays in the JSON).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 KIND_ORDER = ("relearn", "quantize", "prompt", "latent")
-HEAD = ["attack", "metric", "target", "unlearned", "attacked", "recovery",
-        "retain (gold)", "gold attacked", "gold recovery"]  # fmt: skip
+HEAD = ["attack", "metric", "target", "unlearned", "attacked", "Δ", "recovery",
+        "retain (gold)", "gold attacked", "gold Δ"]  # fmt: skip
+CELLS = ("target", "unlearned", "attacked_unlearned", "delta_unlearned", "recovery", "retain",
+         "attacked_retain", "delta_retain")  # fmt: skip
 
 
 def load_attacks(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -48,9 +51,7 @@ def table(run_dir: Path) -> str:
         return ""
     lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     for label, r in found:
-        cells = [label, r.get("metric", ""), *(_fmt(r.get(k)) for k in (
-            "target", "unlearned", "attacked_unlearned", "recovery", "retain", "attacked_retain",
-            "gold_recovery"))]  # fmt: skip
+        cells = [label, r.get("metric", ""), *(_fmt(r.get(k)) for k in CELLS)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -70,9 +71,9 @@ def report_lines(run_dir: Path) -> list[str]:
         "## Robustness (obliviate attack)",
         "",
         "recovery = (attacked − unlearned) / (target − unlearned) on the forget metric: 0 = "
-        "nothing comes back, 1 = the target's level; gold = the retain model under the same "
-        "attack on that scale (relearn: held-out items only; latent: top-1 of the gold "
-        "answer's first token, last layer vs the best layer).",
+        "nothing comes back, 1 = the target's level; Δ = attacked − clean, for the unlearned "
+        "and the retain (gold) model under the same attack (relearn: held-out items only; "
+        "latent: top-1 rate of the gold answer's first value token, last layer vs best layer).",
         "",
         text,
         "",
