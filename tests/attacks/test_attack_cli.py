@@ -14,7 +14,7 @@ from obliviate.cli import main
 RUN = [*SMALL_WORLD, "finetune.max_steps=6", "unlearn.max_steps=2", "eval.max_new_tokens=4",
        "eval.sets=[forget,retain]", "attack.sets=[forget]"]  # fmt: skip
 ATTACK = ["attack.relearn.steps=2", "attack.quantize.schemes=[rtn4]",
-          "attack.prompt.kinds=[affirmative,few_shot]"]  # fmt: skip
+          "attack.prompt.kinds=[few_shot]"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_attack_writes_every_kind_and_the_robustness_table(tmp_path, capsys):
     assert main(["attack", *RUN, *where, "eval.attacks=[latent]", *ATTACK]) == 0
     assert (run / "metrics.json").read_text() == before and not (run / "previous").exists()
     for kind, variants in (("relearn", ["forget_subset"]), ("quantize", ["rtn4"]),
-                           ("prompt", ["affirmative", "few_shot"]), ("latent", ["logit_lens"])):  # fmt: skip
+                           ("prompt", ["few_shot"]), ("latent", ["logit_lens"])):  # fmt: skip
         doc = json.loads((run / "attacks" / kind / "metrics.json").read_text())
         assert sorted(doc["recovery"]) == sorted(variants), kind
         for row in doc["recovery"].values():

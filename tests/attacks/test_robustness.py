@@ -47,3 +47,14 @@ def test_bench_table_has_the_robustness_column_when_methods_were_attacked():
     assert {len(re.split(r"(?<!\\)\|", line)) for line in lines} == {len(lines[0].split("|"))}
     assert "| 0.500 (quantize/rtn4) |" in lines[3] and lines[4].startswith("| ga |")
     assert "worst recovery" not in render_table([plain], {}, "RSS")
+
+
+def test_every_qa_benchmark_has_a_forget_side_its_suite_evaluates():
+    from obliviate.attacks.score import FORGET_SIDE, forget_side
+    from obliviate.eval.suites import get_suite
+
+    for name, (sets, metric) in FORGET_SIDE.items():
+        suite = get_suite(name)
+        assert forget_side(suite, [], "") == (sets, metric)
+        assert set(sets) <= set(suite.sets), name
+        assert metric in suite.headline or metric.split("/")[0] in sets, name

@@ -154,25 +154,26 @@ def run(session: Any) -> dict[str, Any]:
     clean = session.clean_all()
     records = session.records()
     shots = pick_shots(session.data, records, p.shots, session.cfg.run.seed)
-    variants: dict[str, Any] = {}
-    loaded = {role: session.load(role) for role in session.roles}
-    for kind in p.kinds:
-        if kind == "few_shot" and not shots:
-            variants[kind] = {"skipped": "no QA items about other subjects for the shots"}
-            continue
-        attacked = {}
-        for role, (model, tok) in loaded.items():
+    kinds = [k for k in p.kinds if k != "few_shot" or shots]
+    attacked: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
+    fmt0 = None
+    for role in session.roles:  # one model in memory at a time
+        model, tok = session.load(role)
+        fmt0 = fmt0 or session.formatter(tok)
+        for kind in kinds:
             fmt = formatter_for(kind, session.formatter(tok), p.prefix)
-            rewritten = attack_records(kind, records, shots, fmt, p.prefix)
-            data = with_sets(session.data, rewritten)
-            attacked[role] = session.evaluate(role, model, tok, data=data, formatter=fmt,
-                                              rows_dir=session.attack_dir / "prompt" / kind / role)  # fmt: skip
-        variants[kind] = {"models": attacked}
+            data = with_sets(session.data, attack_records(kind, records, shots, fmt, p.prefix))
+            rows_dir = session.attack_dir / "prompt" / kind / role
+            attacked[kind][role] = session.evaluate(role, model, tok, data=data, formatter=fmt,
+                                                    rows_dir=rows_dir)  # fmt: skip
+        del model
+    variants: dict[str, Any] = {kind: {"models": attacked[kind]} for kind in kinds}
+    if "few_shot" in p.kinds and not shots:
+        variants["few_shot"] = {"skipped": "no QA items about other subjects for the shots"}
     example = next((r for recs in records.values() for r in recs if isinstance(r, QAItem)), None)
     settings: dict[str, Any] = {"kinds": list(p.kinds), "prefix": p.prefix,
                                 "shots": [s.id for s in shots]}  # fmt: skip
-    if example is not None:
-        fmt0 = session.formatter(loaded[session.roles[0]][1])
+    if example is not None and fmt0 is not None:
         settings["example_prompts"] = {
             kind: formatter_for(kind, fmt0, p.prefix).prompt_text(
                 attack_records(kind, {"x": [example]}, shots, fmt0, p.prefix)["x"][0].question)  # type: ignore[union-attr]
