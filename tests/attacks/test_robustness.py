@@ -34,6 +34,13 @@ def test_robustness_table_and_worst_attack(tmp_path):
                         "| 0.260 | 0.060 |")  # fmt: skip
     assert robustness.worst(tmp_path) == ("quantize/rtn4", 0.5)
     assert robustness.report_lines(tmp_path / "none") == []
+    # a rerun with other unlearning settings: the old model's attacks are not shown
+    doc = {"recovery": rows, "unlearn_fingerprint": "aaaa"}
+    write_json(tmp_path / "attacks" / "quantize" / "metrics.json", doc)
+    write_json(tmp_path / "stages" / "unlearn.json", {"fingerprint": "aaaa"})
+    assert robustness.worst(tmp_path) == ("quantize/rtn4", 0.5)
+    write_json(tmp_path / "stages" / "unlearn.json", {"fingerprint": "bbbb"})
+    assert robustness.table(tmp_path) == "" and robustness.worst(tmp_path) == (None, None)
 
 
 def test_bench_table_has_the_robustness_column_when_methods_were_attacked():

@@ -91,6 +91,8 @@ def run_attacks(rd: RunDir, models: RunModels, kinds: list[str] | None = None) -
             "clean": out["clean"],
             "variants": out["variants"],
             "seconds": round(time.perf_counter() - t0, 3),
+            # the unlearned model attacked: the report shows the file only while it is current
+            "unlearn_fingerprint": (rd.record("unlearn") or {}).get("fingerprint"),
         }
         write_json(session.attack_dir / kind / "metrics.json", doc)
         docs[kind] = doc

@@ -20,17 +20,30 @@ CELLS = ("target", "unlearned", "attacked_unlearned", "delta_unlearned", "recove
          "attacked_retain", "delta_retain")  # fmt: skip
 
 
+def _unlearn_fingerprint(run_dir: Path) -> str | None:
+    try:
+        return json.loads((Path(run_dir) / "stages" / "unlearn.json").read_text())["fingerprint"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def load_attacks(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """``attacks/<kind>/metrics.json`` of a run, by kind (the known kinds first)."""
+    """``attacks/<kind>/metrics.json`` of a run, by kind (the known kinds first); a file made
+    on another unlearned model than the run's current one (its ``unlearn_fingerprint``) is
+    left out: a rerun with other unlearning settings never shows an old model's robustness."""
+    current = _unlearn_fingerprint(run_dir)
     root = Path(run_dir) / "attacks"
     found = {p.parent.name: p for p in sorted(root.glob("*/metrics.json"))}
     order = [k for k in KIND_ORDER if k in found] + [k for k in found if k not in KIND_ORDER]
     out = {}
     for kind in order:
         try:
-            out[kind] = json.loads(found[kind].read_text())
+            doc = json.loads(found[kind].read_text())
         except (OSError, ValueError):
             continue
+        made_on = doc.get("unlearn_fingerprint")
+        if made_on is None or current is None or made_on == current:
+            out[kind] = doc
     return out
 
 
