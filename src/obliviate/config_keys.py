@@ -1,0 +1,181 @@
+"""A discoverable config: every key with its type, default and doc line (``obliviate config
+--keys``), and the plan of a run without running it (``--dry-run``).
+
+A key's doc line is the comment its component wrote beside the field (``lr: float = 1e-3  #
+...``) or on the lines just above it, read from the section dataclass's source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .config import _PARTS, SECTION_ORDER, section_class
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key: str
+    type: str
+    default: Any
+    doc: str
+
+
+def _comments(cls: type) -> dict[str, str]:
+    """Field name -> its trailing comment, else the comment block right above it."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    above: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("# ").strip())
+            continue
+        m = re.match(r"\s+(\w+)\s*:\s*[^=]+?(?:=\s*(.*?))?$", line)
+        if m and not stripped.startswith(("def ", "@", "class ")):
+            trailing = line.split("  # ", 1)[1].strip() if "  # " in line else ""
+            out.setdefault(m.group(1), trailing or " ".join(above))
+        above = []
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    text = tp if isinstance(tp, str) else getattr(tp, "__name__", str(tp))
+    return str(text).replace("typing.", "")
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _keys_of(cls: type, prefix: str, parts: list[type]) -> list[KeyInfo]:
+    docs: dict[str, str] = {}
+    for part in [*parts, cls]:
+        for base in reversed(part.__mro__):
+            if dataclasses.is_dataclass(base):
+                for k, v in _comments(base).items():
+                    if v or k not in docs:
+                        docs[k] = v
+    out = []
+    for f in dataclasses.fields(cls):
+        value = _default(f)
+        if dataclasses.is_dataclass(value):
+            out += _keys_of(type(value), f"{prefix}{f.name}.", [type(value)])
+            continue
+        out.append(KeyInfo(f"{prefix}{f.name}", _type_name(f.type), value, docs.get(f.name, "")))
+    return out
+
+
+def all_keys() -> list[KeyInfo]:
+    """Every config key of every registered section, in ``config.yaml`` order."""
+    names = [n for n in SECTION_ORDER if n in _PARTS] + [
+        n for n in _PARTS if n not in SECTION_ORDER
+    ]
+    out: list[KeyInfo] = []
+    for name in names:
+        out += _keys_of(section_class(name), f"{name}.", list(_PARTS[name]))
+    return out
+
+
+def render_keys(prefix: str = "") -> str:
+    """One line per key: ``key  type  default  doc`` (keys starting with ``prefix``)."""
+    rows = [k for k in all_keys() if k.key.startswith(prefix)]
+    width = max((len(k.key) for k in rows), default=10)
+    return "\n".join(f"{k.key:{width}s}  {k.type:14s}  {k.default!r:14s}  {k.doc}".rstrip()
+                     for k in rows)  # fmt: skip
+
+
+# ---- the plan of a run (--dry-run)
+
+
+def _dry_run_dir(cfg: Any):
+    from .run_dir import RunDir
+
+    class DryRunDir(RunDir):
+        """A RunDir that writes nothing: no directory, no lock, no config.yaml."""
+
+        def _open(self) -> None:
+            pass
+
+    return DryRunDir(cfg)
+
+
+def plan(cfg: Any, command: str = "run") -> str:
+    """What ``obliviate <command>`` would do with ``cfg``: each stage run or reused, the models,
+    the eval sets, optimizer steps and an upper bound of forward passes and generated tokens
+    (training: one forward per micro-batch of each stream; eval: one scoring pass per set and
+    model in ``eval.batch_size`` batches, plus greedy generation of ``eval.max_new_tokens``)."""
+    from .methods import get_method_class
+    from .train_steps import plan_steps
+
+    rd = _dry_run_dir(cfg)
+    data = rd.data.get()
+    ucfg, fcfg, ecfg = cfg.unlearn, cfg.finetune, cfg.eval
+    method = get_method_class(ucfg.method)
+    lines = [f"plan of `obliviate {command}` (dry run: nothing is written)",
+             f"run directory: {rd.dir}", f"benchmark: {cfg.benchmark.name}; model: "
+             f"{cfg.model.name_or_path}; method: {ucfg.method}, scope {ucfg.scope}"]  # fmt: skip
+
+    def status(stage: str, fp_fn) -> str:
+        try:
+            return "reuse" if rd.finished(stage, fp_fn()) else "run"
+        except Exception:  # a fingerprint that needs an earlier stage's output
+            return "run"
+
+    stages: list[tuple[str, str, str]] = []
+    if command in ("run", "finetune", "unlearn", "eval"):
+        stages.append(("finetune_target", status("finetune_target", lambda: rd.fp_finetune("target")),
+                       f"{len(data.finetune)} records"))  # fmt: skip
+        if fcfg.retain_model:
+            stages.append(("finetune_retain", status("finetune_retain",
+                                                     lambda: rd.fp_finetune("retain")),
+                           f"{len(data.finetune_retain)} records"))  # fmt: skip
+    if command in ("run", "unlearn", "eval"):
+        if method.needs_generated:
+            stages.append((f"generate {method.needs_generated}", "run or reuse", "generated/"))
+        if method.needs_region:
+            stages.append(("localize", status("localize", rd.fp_localize), "region.json"))
+        stages.append(("unlearn", status("unlearn", rd.fp_unlearn),
+                       f"forget {len(data.forget)}, retain {len(data.retain)} records"))  # fmt: skip
+    sets = list(ecfg.sets) or sorted(data.eval_sets)
+    sets = [s for s in sets if s in data.eval_sets]
+    if command in ("run", "eval"):
+        for role in ecfg.models:
+            stages.append((f"eval_{role}", status(f"eval_{role}", lambda r=role: rd.fp_eval(r)),
+                           f"{len(sets)} sets"))  # fmt: skip
+    lines.append("stages:")
+    lines += [f"  {name:18s} {st:6s} {what}" for name, st, what in stages]
+    passes = tokens = 0
+    for name, st, _ in stages:
+        if st == "reuse":
+            continue
+        if name.startswith("finetune_"):
+            n = len(data.finetune if name.endswith("target") else data.finetune_retain)
+            p = plan_steps(n, fcfg.batch_size, 1, fcfg.grad_accum, fcfg.epochs, fcfg.max_steps)
+            passes += p.total * fcfg.grad_accum
+            lines.append(f"  {name}: {p.total} optimizer steps")
+        elif name == "unlearn":
+            p = plan_steps(len(data.forget), ucfg.batch_size, 1, ucfg.grad_accum, ucfg.epochs,
+                           ucfg.max_steps)  # fmt: skip
+            passes += p.total * ucfg.grad_accum * (2 if data.retain else 1)
+            lines.append(f"  unlearn: {p.total} optimizer steps")
+        elif name.startswith("eval_"):
+            for s in sets:
+                n = len(data.eval_sets[s].records)
+                passes += math.ceil(n / ecfg.batch_size)
+                tokens += n * ecfg.max_new_tokens
+    lines.append(f"estimate: about {passes} batched forward passes (training + scoring) and at "
+                 f"most {tokens} generated tokens (greedy, eval.max_new_tokens="
+                 f"{ecfg.max_new_tokens}) for the stages marked run")  # fmt: skip
+    return "\n".join(lines)
