@@ -88,7 +88,8 @@ def _data_lines(rd: Any, role: str) -> list[str]:
             lines.append(f"- fine-tuned on {len(d.finetune)} records (forget + retain)")
         elif role == "retain":
             lines.append(f"- fine-tuned on {len(d.finetune_retain)} retain records")
-        lines.append("- eval sets: " + ", ".join(f"`{s}`" for s in sorted(d.eval_sets)))
+        sets = [s for s in rd.cfg.eval.sets if s in d.eval_sets] or sorted(d.eval_sets)
+        lines.append("- eval sets: " + ", ".join(f"`{s}`" for s in sets))
     return lines
 
 

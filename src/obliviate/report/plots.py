@@ -164,7 +164,7 @@ def frontier(
         if kind in MARKERS:
             marker, color = MARKERS[kind]
             ax.scatter([x], [y], s=140, marker=marker, color=color, edgecolor="black",
-                       label=f"{lab} ({kind})", zorder=4)  # fmt: skip
+                       label=lab if kind in lab else f"{lab} ({kind})", zorder=4)  # fmt: skip
     ax.set_xlabel(label(x_key, labels))
     ax.set_ylabel(label(y_key, labels))
     ax.set_title(title)
@@ -225,7 +225,7 @@ def run_plots(run_dir: Path, metrics: dict[str, Any]) -> list[Path]:
     rows = [(ROLE_LABELS.get(r, r), m) for r, m in metrics.get("models", {}).items()]
     paths += metric_bars(rows, headline, out, labels)
     x, y = frontier_axes(rows, headline)
-    points = [(r, r if r in MARKERS else "method", m.get(x), m.get(y))
+    points = [(ROLE_LABELS.get(r, r), r if r in MARKERS else "method", m.get(x), m.get(y))
               for r, m in metrics.get("models", {}).items()]  # fmt: skip
     paths += frontier(points, x, y, out, title=f"{run_dir.name}: forget vs utility",
                       labels=labels)  # fmt: skip
