@@ -251,8 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="table of one or more run directories (md/csv/json/latex)")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
-    p.add_argument("--metrics", default="headline",
-                   help="headline (the suite's columns), all, or comma-separated globs (forget/*)")
+    p.add_argument(
+        "--metrics",
+        default="headline",
+        help="headline (the suite's columns), all, or comma-separated globs (forget/*)",
+    )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("config", help="print the resolved config YAML (--keys: every key)")
     p.add_argument("args", nargs="*", help=help_cfg)

@@ -16,6 +16,43 @@ from typing import Any
 
 from .config import _PARTS, SECTION_ORDER, section_class
 
+# doc lines of keys whose dataclass field carries no comment (by full key, then by the key's
+# last part: the training keys finetune.* / unlearn.* share them)
+DOCS = {
+    "run.out_dir": "parent directory of the run directories (<out_dir>/<run.name>)",
+    "run.seed": "seed of training, sampling and the tiny model's initialisation",
+    "benchmark.name": "benchmark to run (`obliviate list benchmarks`)",
+    "benchmark.people": "synthkb: people in the generated world",
+    "benchmark.holdout_people": "synthkb: people never trained on (holdout / MIA non-members)",
+    "benchmark.seed": "synthkb: seed of the generated world",
+    "benchmark.forget_fraction": "synthkb: share of the trained people in the forget set",
+    "benchmark.forget_names": "synthkb: these people are the forget set (instead of a draw)",
+    "benchmark.val_fraction": "synthkb: share of each person's facts held out as *_val sets",
+    "model.max_length": "tokens per example (prompt + answer), cut as SPEC F7 says",
+    "model.dtype": "weights dtype: float32 | bfloat16 | float16",
+    "model.trust_remote_code": "run a hub model's own code (only for models you trust)",
+    "unlearn.method": "unlearning method (`obliviate list methods`; its params: unlearn.params)",
+    "eval.batch_size": "items per scoring / generation batch",
+    "eval.max_new_tokens": "greedy generation length of the QA sets",
+    "eval.kfr_krr.nli_model": "KFR/KRR NLI judge (hub id or local path)",
+    "eval.kfr_krr.embedding_model": "KFR/KRR sentence-embedding judge (hub id or local path)",
+    "eval.kfr_krr.theta_1": "KFR threshold on the entity / NLI score (ReLearn)",
+    "eval.kfr_krr.theta_2": "KRR threshold on the entity / NLI score (ReLearn)",
+    "eval.lm_eval.batch_size": "lm-eval batch size",
+    "generate.seed": "sampling seed of generated data",
+    "generate.max_retries": "retries of a failed HTTP request",
+    "generate.memo_max_new_tokens": "MEOW MEMO: continuation length",
+    "epochs": "passes over the training set (max_steps > 0 overrides)",
+    "lr": "peak learning rate (AdamW)",
+    "batch_size": "examples per micro-batch and device",
+    "grad_accum": "micro-batches per optimizer step",
+    "weight_decay": "AdamW weight decay (not on biases and norms)",
+    "warmup_ratio": "share of the steps spent warming the learning rate up",
+    "max_grad_norm": "gradient clipping norm (<= 0: none)",
+    "region_file": "scope=region: parameter names / regexes (JSON list, localize output, text)",
+    "log_every": "optimizer steps per logs/<stage>.jsonl entry",
+}
+
 
 @dataclass(frozen=True)
 class KeyInfo:
@@ -73,7 +110,9 @@ def _keys_of(cls: type, prefix: str, parts: list[type]) -> list[KeyInfo]:
         if dataclasses.is_dataclass(value):
             out += _keys_of(type(value), f"{prefix}{f.name}.", [type(value)])
             continue
-        out.append(KeyInfo(f"{prefix}{f.name}", _type_name(f.type), value, docs.get(f.name, "")))
+        key = f"{prefix}{f.name}"
+        doc = docs.get(f.name) or DOCS.get(key) or DOCS.get(f.name, "")
+        out.append(KeyInfo(key, _type_name(f.type), value, doc))
     return out
 
 
