@@ -108,3 +108,28 @@ def report_run(rd: Any, metrics: dict[str, Any]) -> list[str]:
                 tracker.log(nums, step=0)
         tracker.finish()
     return names
+
+
+def stage_line(stage: str, info: dict[str, Any], items: int | None = None) -> str:
+    """The one line said on stderr when a stage ends: its steps, tokens/s and seconds (training)
+    or its items and items/s (evaluation)."""
+    seconds = float(info.get("seconds") or 0.0)
+    parts = []
+    t = info.get("training") or {}
+    if t.get("steps"):
+        parts.append(f"{t['steps']} steps, {t.get('tokens_per_s', 0):.0f} tokens/s")
+    if items is not None:
+        rate = f", {items / seconds:.1f} items/s" if seconds > 0 else ""
+        parts.append(f"{items} items{rate}")
+    parts.append(f"{seconds:.1f} s")
+    return f"obliviate: {stage} done: " + ", ".join(parts)
+
+
+def say_stage(stage: str, info: dict[str, Any], items: int | None = None) -> None:
+    """Print :func:`stage_line` on the main process."""
+    import sys
+
+    from . import distributed
+
+    if distributed.is_main():
+        print(stage_line(stage, info, items), file=sys.stderr)
