@@ -166,9 +166,12 @@ def write_cards(rd: Any, metrics: dict[str, Any] | None = None) -> list[Path]:
             role = d.name.removesuffix("_lora")
             adapter = (d / "adapter_config.json").is_file()
             card = d / "README.md"
-            write_atomic(card, card_text(rd, role, adapter, metrics))
-            _refresh_record(rd, role, card)
+            text = card_text(rd, role, adapter, metrics)
             out.append(card)
+            if card.is_file() and card.read_text() == text:
+                continue  # unchanged: the file and the stage record stay as they are
+            write_atomic(card, text)
+            _refresh_record(rd, role, card)
 
     distributed.on_main(write)
     return out
