@@ -134,7 +134,14 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 def cmd_report(ns: argparse.Namespace) -> int:
     from .report.export import render
 
-    print(render([Path(d) for d in ns.run_dirs], ns.metrics, ns.format))
+    dirs = [Path(d) for d in ns.run_dirs]
+    print(render(dirs, ns.metrics, ns.format))
+    if ns.plots:
+        from .report.plots import comparison_plots
+        from .report.tables import build_tables
+
+        paths = comparison_plots(build_tables(dirs, ns.metrics)[0], Path(ns.plots))
+        print(f"plots: {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0
 
 
@@ -144,7 +151,7 @@ def cmd_config(ns: argparse.Namespace) -> int:
     if ns.keys:
         from .config_keys import render_keys
 
-        print(render_keys())
+        print(render_keys(ns.section + "." if ns.section else ""))
         return 0
     print(to_yaml(_load(ns.args)), end="")
     return 0
@@ -232,12 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", help=help_cfg)
     p.add_argument("--dry-run", action="store_true", help=dry)
     p.set_defaults(func=cmd_run)
+    reads = {"finetune": "run, benchmark, model, finetune",
+             "unlearn": "run, benchmark, model, finetune, unlearn, generate",
+             "eval": "every section (missing stages run first)"}  # fmt: skip
     for name, text in [
         ("finetune", "fine-tune the target (and retain) model"),
         ("unlearn", "unlearn the target model"),
         ("eval", "evaluate the run's models and write metrics.json"),
     ]:
-        p = sub.add_parser(name, help=text, epilog=keys_help)
+        epilog = f"reads the config sections: {reads[name]}; {keys_help} (--section NAME: one)"
+        p = sub.add_parser(name, help=text, epilog=epilog)
         p.add_argument("args", nargs="*", help=help_cfg)
         p.add_argument("--dry-run", action="store_true", help=dry)
         p.set_defaults(func=cmd_stage)
@@ -256,10 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="headline",
         help="headline (the suite's columns), all, or comma-separated globs (forget/*)",
     )
+    p.add_argument("--plots", help="write the comparison's frontier and metric bars here")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("config", help="print the resolved config YAML (--keys: every key)")
     p.add_argument("args", nargs="*", help=help_cfg)
     p.add_argument("--keys", action="store_true", help="every key with type, default, doc line")
+    p.add_argument("--section", default="", help="--keys of one section only (e.g. unlearn)")
     p.set_defaults(func=cmd_config)
     p = sub.add_parser("push", help="upload a run's model directory and its card to the hub")
     p.add_argument("run_dir")

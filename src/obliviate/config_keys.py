@@ -136,6 +136,12 @@ def all_keys() -> list[KeyInfo]:
 def render_keys(prefix: str = "") -> str:
     """One line per key: ``key  type  default  doc`` (keys starting with ``prefix``)."""
     rows = [k for k in all_keys() if k.key.startswith(prefix)]
+    if not rows:
+        from .errors import ObliviateError
+
+        sections = sorted({k.key.split(".")[0] for k in all_keys()})
+        raise ObliviateError(f"config --section {prefix.rstrip('.')!r} is unknown; accepted: "
+                             f"{', '.join(sections)}")  # fmt: skip
     width = max((len(k.key) for k in rows), default=10)
     return "\n".join(f"{k.key:{width}s}  {k.type:14s}  {k.default!r:14s}  {k.doc}".rstrip()
                      for k in rows)  # fmt: skip

@@ -105,3 +105,21 @@ def test_bench_frontier_marks_target_and_retain(tmp_path) -> None:
         assert png in paths and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     else:
         pytest.skip("matplotlib is not installed: the CSV only")
+
+
+def test_report_plots_of_a_comparison(tmp_path, capsys) -> None:
+    a = _run(tmp_path, "synth_npo", SYNTH)
+    gd = json.loads(json.dumps(SYNTH))
+    gd["method"], gd["models"]["unlearned"]["forget_quality"] = "gd", 0.05
+    b = _run(tmp_path, "synth_gd", gd)
+    out = tmp_path / "plots"
+    assert main(["report", str(a), str(b), "--plots", str(out)]) == 0
+    rows = list(csv.DictReader((out / "frontier_0.csv").open()))
+    assert [(r["label"], r["kind"], float(r["forget_quality"])) for r in rows] == [
+        ("target (fine-tuned)", "target", 6.9e-08), ("retain (gold)", "retain", 1.0),
+        ("npo · full · tiny:nano (synth_npo)", "method", 0.34006567002537286),
+        ("gd · full · tiny:nano (synth_gd)", "method", 0.05)]  # fmt: skip
+    assert list(rows[0])[2:] == ["model_utility", "forget_quality"]
+    assert (out / "metrics_0.csv").is_file()
+    if have_matplotlib():
+        assert (out / "frontier_0.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -216,20 +216,33 @@ def run_plots(run_dir: Path, metrics: dict[str, Any]) -> list[Path]:
     out = run_dir / PLOTS_DIR
     paths: list[Path] = []
     for log in sorted((run_dir / "logs").glob("*.jsonl")):
-        paths += training_curve(log, out)
+        paths += _guarded(training_curve, log, out)
     bench = metrics.get("benchmark", "")
     try:
         headline, labels = headline_columns(bench), column_labels(bench)
     except KeyError:  # a benchmark registered by a module not imported here
         headline, labels = [], {}
     rows = [(ROLE_LABELS.get(r, r), m) for r, m in metrics.get("models", {}).items()]
-    paths += metric_bars(rows, headline, out, labels)
+    paths += _guarded(metric_bars, rows, headline, out, labels)
     x, y = frontier_axes(rows, headline)
     points = [(ROLE_LABELS.get(r, r), r if r in MARKERS else "method", m.get(x), m.get(y))
               for r, m in metrics.get("models", {}).items()]  # fmt: skip
-    paths += frontier(points, x, y, out, title=f"{run_dir.name}: forget vs utility",
-                      labels=labels)  # fmt: skip
+    paths += _guarded(frontier, points, x, y, out, "frontier", f"{run_dir.name}: forget vs utility",
+                      labels)  # fmt: skip
     return paths
+
+
+def _guarded(fn: Any, *args: Any) -> list[Path]:
+    """A plot that fails (a matplotlib error on odd numbers) is one note, never a failed run:
+    ``metrics.json`` is written before the plots."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the run's results are already on disk
+        import sys
+
+        print(f"obliviate: note: plot {fn.__name__} not written: {type(exc).__name__}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return []
 
 
 def bench_frontier(rows: list[dict[str, Any]], base: dict[str, Any], out_dir: Path,
@@ -246,3 +259,18 @@ def bench_frontier(rows: list[dict[str, Any]], base: dict[str, Any], out_dir: Pa
         x, y = "retain/rouge_l_recall", "forget/rouge_l_recall"
     points = [(lab, kind, m.get(x), m.get(y)) for lab, kind, m in pts]
     return frontier(points, x, y, out_dir, name, title="bench methods: forget vs utility")
+
+
+def comparison_plots(tables: list[Any], out_dir: Path) -> list[Path]:
+    """``obliviate report RUN... --plots DIR``: per table (a comparable group of runs), the
+    frontier of its rows (target and retain marked, one point per unlearned run) and the
+    metric bars, as ``frontier_<i>`` / ``metrics_<i>`` (PNG + CSV)."""
+    paths: list[Path] = []
+    for i, t in enumerate(tables):
+        x, y = frontier_axes(t.pairs, t.columns)
+        points = [(lab, role if role in MARKERS else "method", m.get(x), m.get(y))
+                  for lab, _, role, m in t.rows]  # fmt: skip
+        title = f"{t.benchmark}: forget vs utility"
+        paths += frontier(points, x, y, out_dir, f"frontier_{i}", title, t.labels)
+        paths += metric_bars(t.pairs, t.columns, out_dir, t.labels, f"metrics_{i}")
+    return paths
