@@ -167,6 +167,10 @@ def frontier(
                        label=lab if kind in lab else f"{lab} ({kind})", zorder=4)  # fmt: skip
     ax.set_xlabel(label(x_key, labels))
     ax.set_ylabel(label(y_key, labels))
+    ys = [p[3] for p in pts]
+    if min(ys) > 0 and max(ys) / min(ys) > 100:  # forget quality spans orders of magnitude
+        ax.set_yscale("log")
+        ax.set_ylabel(label(y_key, labels) + " (log scale)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
