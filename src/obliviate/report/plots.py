@@ -27,7 +27,7 @@ from ..io import write_atomic
 from .labels import DOWN, UP, direction, label
 
 PLOTS_DIR = "plots"
-MARKERS = {"target": ("*", "tab:red"), "retain": ("D", "tab:green")}
+MARKERS = {"target": ("*", "black"), "retain": ("D", "white")}  # never a method colour
 
 
 def have_matplotlib() -> bool:

@@ -283,7 +283,12 @@ def plot_section(run_dir: Path) -> list[str]:
     """Markdown image links to the PNGs in ``<run>/plots/`` (none: no section)."""
     pngs = sorted((Path(run_dir) / "plots").glob("*.png"))
     if not pngs:
-        return []
+        csvs = sorted((Path(run_dir) / "plots").glob("*.csv"))
+        if not csvs:
+            return []
+        names = ", ".join(f"plots/{p.name}" for p in csvs)
+        return ["## Plots", "", f"The plotted numbers: {names} (the PNGs need matplotlib: "
+                "pip install 'obliviate[plots]').", ""]  # fmt: skip
     lines = ["## Plots", ""]
     for p in pngs:
         lines += [f"![{p.stem.replace('_', ' ')}](plots/{p.name}) (numbers: plots/{p.stem}.csv)",
