@@ -83,3 +83,13 @@ def test_offline_lm_eval_task_is_one_line(tmp_path, monkeypatch, nano_model, tok
     msg = str(err.value)
     assert "\n" not in msg and "eval.lm_eval.tasks=['offline_arc']" in msg
     assert "could not be reached" in msg and "include_path" in msg and "ai2_arc" in msg
+
+
+def test_an_unreachable_hub_model_is_one_line_exit_2(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    args = [*SMALL_WORLD, f"run.out_dir={tmp_path}", "model.name_or_path=someorg/not-cached"]
+    assert main(["finetune", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert err.startswith("obliviate: error: could not load model 'someorg/not-cached'")
+    assert "point model.name_or_path at a local copy" in err
