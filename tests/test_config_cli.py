@@ -93,3 +93,17 @@ def test_an_unreachable_hub_model_is_one_line_exit_2(tmp_path, monkeypatch, caps
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith("obliviate: error: could not load model 'someorg/not-cached'")
     assert "point model.name_or_path at a local copy" in err
+
+
+def test_report_to_is_checked_at_config_load() -> None:
+    import importlib.util
+
+    from obliviate.config import load_config
+
+    with pytest.raises(ObliviateError, match="run.report_to='tensorbord' is unknown"):
+        load_config(None, ["run.report_to=tensorbord"])
+    if importlib.util.find_spec("wandb") is None:  # its library missing: said before training
+        with pytest.raises(ObliviateError, match=r"needs wandb: pip install 'obliviate\[wandb\]'"):
+            load_config(None, ["run.report_to=wandb"])
+    else:
+        assert load_config(None, ["run.report_to=wandb"]).run.report_to == "wandb"

@@ -34,8 +34,13 @@ class TrackingConfig:
     report_to: str = "none"  # none | tensorboard | wandb | all (accelerate's trackers)
 
 
+MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}
+
+
 @validator
 def _check_report_to(cfg: Any) -> None:
+    """A known value, and its tracker's library installed (checked at config load: a missing
+    one would otherwise be found only after the run's training)."""
     if cfg.run.report_to not in CHOICES:
         from .errors import did_you_mean
 
@@ -43,6 +48,12 @@ def _check_report_to(cfg: Any) -> None:
             f"run.report_to={cfg.run.report_to!r} is unknown; "
             f"{did_you_mean(cfg.run.report_to, list(CHOICES))}"
         )
+    import importlib.util
+
+    for name in wanted(cfg.run.report_to):
+        if not any(importlib.util.find_spec(m) for m in MODULES[name]):
+            raise ObliviateError(f"run.report_to={cfg.run.report_to} needs {name}: pip install "
+                                 f"'obliviate[{name}]' (or run.report_to=none)")  # fmt: skip
 
 
 def wanted(report_to: str) -> list[str]:
