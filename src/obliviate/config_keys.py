@@ -199,12 +199,17 @@ def plan(cfg: Any, command: str = "run") -> str:
             stages.append(("localize", status("localize", rd.fp_localize), "region.json"))
         stages.append(("unlearn", status("unlearn", rd.fp_unlearn),
                        f"forget {len(data.forget)}, retain {len(data.retain)} records"))  # fmt: skip
-    sets = list(ecfg.sets) or sorted(data.eval_sets)
-    sets = [s for s in sets if s in data.eval_sets]
+    from .benchmarks import BENCHMARKS
+    from .eval.suites import get_suite
+
+    sets = list(ecfg.sets) or list(get_suite(BENCHMARKS[cfg.benchmark.name].suite).default_sets)
+    sets = sorted(data.eval_sets) if "all" in sets else [s for s in sets if s in data.eval_sets]
     if command in ("run", "eval"):
         for role in ecfg.models:
             stages.append((f"eval_{role}", status(f"eval_{role}", lambda r=role: rd.fp_eval(r)),
                            f"{len(sets)} sets"))  # fmt: skip
+    if command in ("run", "eval"):
+        lines.append(f"models evaluated: {', '.join(ecfg.models)}; sets: {', '.join(sets)}")
     lines.append("stages:")
     lines += [f"  {name:18s} {st:6s} {what}" for name, st, what in stages]
     passes = tokens = 0
