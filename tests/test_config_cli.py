@@ -85,6 +85,22 @@ def test_offline_lm_eval_task_is_one_line(tmp_path, monkeypatch, nano_model, tok
     assert "could not be reached" in msg and "include_path" in msg and "ai2_arc" in msg
 
 
+@pytest.mark.slow
+def test_offline_lm_eval_task_through_the_cli_exits_2(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("lm_eval")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    (tmp_path / "arc.yaml").write_text(TASK)
+    args = [*SMALL_WORLD, f"run.out_dir={tmp_path / 'runs'}", "finetune.enabled=false",
+            "finetune.retain_model=false", "eval.models=[target]", "eval.sets=[forget]",
+            "eval.max_new_tokens=4", "eval.lm_eval.tasks=[offline_arc]",
+            f"eval.lm_eval.include_path={tmp_path}", "eval.lm_eval.builtin_tasks=false"]  # fmt: skip
+    assert main(["eval", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("obliviate: error: eval.lm_eval.tasks=['offline_arc']: the task")
+    assert not any("Traceback" in line for line in err)
+
+
 def test_an_unreachable_hub_model_is_one_line_exit_2(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     args = [*SMALL_WORLD, f"run.out_dir={tmp_path}", "model.name_or_path=someorg/not-cached"]
