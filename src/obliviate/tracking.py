@@ -8,10 +8,14 @@ When a run's metrics are written, :func:`report_run` sends to each tracker (acce
   and ``<stage>/lr`` at the logged optimizer steps;
 - the evaluation: ``eval/<role>/<metric key>`` of every model in ``metrics.json`` (step 0).
 
-TensorBoard writes its event files under ``<run>/tensorboard/<run name>/`` (needs
+TensorBoard writes its event files under ``<run>/tensorboard/<run name>/`` (replaced at each
+invocation, which logs the whole run again; needs
 ``tensorboard``: ``pip install 'obliviate[tensorboard]'``); W&B logs where ``wandb login`` /
 ``WANDB_*`` point (``pip install 'obliviate[wandb]'``). No API key is read or written by
 obliviate: the trackers' own login applies.
+
+:func:`say_stage` is the console side: the one line printed when each stage ends (steps and
+tokens/s of a training stage, items and items/s of an evaluation, seconds).
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ def make_tracker(name: str, run_name: str, run_dir: Path, project: str):
         if not is_tensorboard_available():
             raise ObliviateError("run.report_to=tensorboard needs tensorboard: pip install "
                                  "'obliviate[tensorboard]' (or run.report_to=none)")  # fmt: skip
+        import shutil
+
+        # every invocation logs the whole run again: the earlier event files would repeat it
+        shutil.rmtree(run_dir / "tensorboard" / run_name, ignore_errors=True)
         tracker = TensorBoardTracker(run_name, str(run_dir / "tensorboard"))
     else:
         if not is_wandb_available():
