@@ -22,7 +22,7 @@ def test_config_keys_lists_every_key_with_its_default(capsys) -> None:
     defaults = flat(to_dict(default_config()))
     assert set(defaults) <= set(by_key)  # every key ...
     extra = set(by_key) - set(defaults)  # ... and the mappings that are empty by default
-    assert extra == {"unlearn.params", "generate.targets"}
+    assert {"unlearn.params", "generate.targets"} <= extra
     assert all(" {} " in by_key[k] for k in extra)
     for key, value in defaults.items():
         assert repr(value) in by_key[key], key
