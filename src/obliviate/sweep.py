@@ -1,0 +1,113 @@
+"""MUSE's scalability and sustainability studies as sweeps of runs (Shi et al. 2024, section 5;
+swj0419/muse_bench ``baselines/scripts/unlearn_news_scal.sh``, ``unlearn_news_sust.sh``).
+
+``obliviate sweep scal|sust [CONFIG] [key=value ...] --folds 1,2,3,4`` runs one run per fold,
+``<run.name>_<kind><k>`` in ``run.out_dir``:
+
+- ``scal`` (nested forget sets of growing size): every fold unlearns the same target on
+  ``benchmark.fold=scal/<k>``; folds after the first share the first one's target and retain
+  models (``run.base_run``), so only unlearning and evaluation are repeated.
+- ``sust`` (disjoint forget sets unlearned one after another): fold k unlearns ``sust/<k>``
+  starting from fold k−1's unlearned model (``model.name_or_path=<previous>/models/unlearned``,
+  ``finetune.enabled=false``, no retain model); PrivLeak's reference AUC stays the first fold's
+  retain model's (``benchmark.auc_retrain``) when that fold evaluated one.
+
+After every fold the unlearned model's MUSE columns (KnowMem / VerbMem on the forget set,
+PrivLeak, KnowMem on the retain set = utility) go into ``<run.name>_<kind>/sweep.json`` and
+``sweep.md``, after the first fold's target row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import load_config
+from .errors import ObliviateError
+from .io import write_atomic, write_json
+from .pipeline import Run
+from .run_dir import release_lock
+
+KINDS = ("scal", "sust")
+COLUMNS = ("forget_knowmem", "forget_verbmem", "privleak", "retain_knowmem")
+
+
+def parse_folds(spec: str) -> list[int]:
+    """``"1,2"`` -> [1, 2]; folds 1-4, each once, in the order given."""
+    try:
+        folds = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        folds = []
+    if not folds or any(not 1 <= k <= 4 for k in folds) or len(set(folds)) != len(folds):
+        raise ObliviateError(f"--folds {spec!r}: accepted: distinct fold numbers 1-4, e.g. 1,2")
+    return folds
+
+
+def fold_overrides(kind: str, k: int, name: str, first: Path | None, prev: Path | None,
+                   auc: float | None) -> list[str]:  # fmt: skip
+    """The overrides of fold ``k`` on top of the user's (see the module docstring)."""
+    out = [f"benchmark.fold={kind}/{k}", f"run.name={name}_{kind}{k}"]
+    if kind == "scal" and first is not None:
+        out.append(f"run.base_run={first}")
+    if kind == "sust" and prev is not None:
+        out += [f"model.name_or_path={prev / 'models' / 'unlearned'}", "finetune.enabled=false",
+                "finetune.retain_model=false", "eval.models=[target,unlearned]"]  # fmt: skip
+        if auc is not None:
+            out.append(f"benchmark.auc_retrain={auc}")
+    return out
+
+
+def run_sweep(
+    kind: str, path: str | None, overrides: list[str], folds: list[int]
+) -> dict[str, Any]:
+    """Run the folds of ``kind`` and write ``sweep.json`` / ``sweep.md``; returns the sweep."""
+    if kind not in KINDS:
+        raise ObliviateError(f"sweep {kind!r}: accepted: {', '.join(KINDS)}")
+    cfg = load_config(path, overrides)
+    if cfg.benchmark.name != "muse":
+        raise ObliviateError(
+            f"obliviate sweep {kind}: benchmark.name={cfg.benchmark.name!r}; the scal / sust "
+            "folds are MUSE-News's (benchmark.name=muse)"
+        )
+    name = cfg.run.name or f"{cfg.benchmark.name}_{cfg.unlearn.method}"
+    out_dir = Path(cfg.run.out_dir).expanduser()
+    first: Path | None = None
+    prev: Path | None = None
+    auc: float | None = None
+    rows: list[dict[str, Any]] = []
+    for k in folds:
+        fold_cfg = load_config(path, [*overrides, *fold_overrides(kind, k, name, first, prev, auc)])
+        run = Run(fold_cfg)
+        metrics = run.run_all()
+        models = metrics["models"]
+        if not rows and "target" in models:
+            rows.append({"fold": 0, "model": "target", "run": str(run.dir),
+                         **{c: models["target"].get(c) for c in COLUMNS}})  # fmt: skip
+        if auc is None and "retain" in models:
+            auc = models["retain"].get("privleak_auc")
+        rows.append({"fold": k, "model": "unlearned", "run": str(run.dir),
+                     "forget_size": len(run.data.forget),
+                     **{c: models["unlearned"].get(c) for c in COLUMNS}})  # fmt: skip
+        release_lock(run.dir)
+        first = first or run.dir
+        prev = run.dir
+    sweep = {"kind": kind, "folds": folds, "rows": rows}
+    target = out_dir / f"{name}_{kind}"
+    target.mkdir(parents=True, exist_ok=True)
+    write_json(target / "sweep.json", sweep)
+    write_atomic(target / "sweep.md", sweep_table(sweep))
+    return sweep
+
+
+def sweep_table(sweep: dict[str, Any]) -> str:
+    """Markdown: one row per fold (after the target), MUSE's four columns."""
+    from .eval.suites.muse import LABELS
+
+    title = {"scal": "scalability (nested folds)", "sust": "sustainability (sequential folds)"}
+    head = "| fold | model | |D_f| | " + " | ".join(LABELS[c] for c in COLUMNS) + " |"
+    lines = [f"# MUSE {title[sweep['kind']]}", "", head, "|---|---|---|" + "---|" * len(COLUMNS)]
+    for row in sweep["rows"]:
+        cells = [f"{row[c]:.2f}" if isinstance(row.get(c), float) else "–" for c in COLUMNS]
+        size = str(row.get("forget_size", "–"))
+        lines.append(f"| {row['fold']} | {row['model']} | {size} | " + " | ".join(cells) + " |")
+    return "\n".join([*lines, ""])

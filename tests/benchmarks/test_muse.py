@@ -1,0 +1,225 @@
+"""MUSE: loader on hub-schema copies (written here), each metric by hand, and an end-to-end run
+that is also a two-fold sustainability sweep (fine-tune, unlearn, evaluate, report)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hub_copies import CONFIGS, write_json
+
+from obliviate.benchmarks import muse
+from obliviate.config import load_config
+from obliviate.errors import ObliviateError
+from obliviate.eval.metrics import muse as mm
+from obliviate.eval.suites.base import EvalContext
+from obliviate.eval.suites.muse import MUSESuite, SetResult
+from obliviate.formatting import Formatter
+from obliviate.models.tiny import train_tokenizer
+from obliviate.records import Passage, QAItem
+
+TOWNS = ["Varnholm", "Quellstad", "Ostermark", "Lindaro", "Corvina", "Tessaly", "Brenmoor"]
+
+
+def _story(i: int) -> str:
+    town = TOWNS[i % len(TOWNS)]
+    return (f"The council of {town} voted on {i % 9 + 1} March to rebuild the old harbour bridge. "
+            f"Mayor Ilse {TOWNS[(i * 3 + 1) % 7]}er said the work would cost {i // 7 + 2} million.")  # fmt: skip
+
+
+def build_muse(root: Path, retain_split: str = "retain_qa") -> Path:
+    """A MUSE-News copy in the hub layout (``<config>/<split>.json``): MUSE's fields and value
+    types, a handful of rows per split; privleak as MUSE's ``load_data.py`` writes it (a list of
+    strings), the rest as lists of objects."""
+    stories = [_story(i) for i in range(18)]
+    raw = {"forget": stories[0:3], "retain1": stories[3:5], "retain2": stories[5:7],
+           "holdout": stories[7:9]}  # fmt: skip
+    for split, texts in raw.items():
+        write_json(root / "raw" / f"{split}.json", [{"text": t} for t in texts])
+    write_json(root / "verbmem" / "forget.json",
+               [{"prompt": t[:40], "gt": t[40:]} for t in stories[0:2]])  # fmt: skip
+    qa = lambda i: {"question": f"When did the council of {TOWNS[i % 7]} vote?",  # noqa: E731
+                    "answer": f"On {i % 9 + 1} March"}  # fmt: skip
+    write_json(root / "knowmem" / "forget_qa.json", [qa(0), qa(1)])
+    write_json(root / "knowmem" / "forget_qa_icl.json", [qa(2)])
+    write_json(root / "knowmem" / f"{retain_split}.json", [qa(3), qa(4)])
+    write_json(root / "knowmem" / f"{retain_split}_icl.json", [qa(5)])
+    privleak = {
+        "forget": stories[0:3],
+        "retain": stories[3:5],
+        "holdout": [*stories[7:9], *stories[15:17]],
+    }
+    for split, texts in privleak.items():
+        write_json(root / "privleak" / f"{split}.json", texts)
+    for k in (1, 2):
+        write_json(root / "sust" / f"forget_{k}.json",
+                   [{"text": t} for t in stories[9 + 2 * (k - 1) : 11 + 2 * (k - 1)]])  # fmt: skip
+        write_json(root / "scal" / f"forget_{k}.json",
+                   [{"text": t} for t in stories[0 : 2 * k]])  # fmt: skip
+    return root
+
+
+def _cfg(path: Path, *extra: str):
+    return load_config(CONFIGS / "muse.yaml", [f"benchmark.path={path}", *extra]).benchmark
+
+
+def test_loader_roles_and_sets(tmp_path: Path) -> None:
+    root = build_muse(tmp_path / "muse")
+    data = muse.load(_cfg(root))
+    sizes = {name: len(s.records) for name, s in data.eval_sets.items()}
+    assert sizes == {"forget_verbmem": 2, "forget_knowmem": 2, "retain_knowmem": 2,
+                     "privleak_forget": 3, "privleak_retain": 2, "privleak_holdout": 4}  # fmt: skip
+    assert [r.text for r in data.forget] == [_story(i) for i in range(3)]
+    assert [r.text for r in data.retain] == [_story(3), _story(4)]
+    verb = data.eval_sets["forget_verbmem"].records[0]
+    assert (verb.question, verb.answer) == (_story(0)[:40], _story(0)[40:])
+    assert data.extras["icl"]["forget"] == [
+        ("When did the council of Ostermark vote?", "On 3 March")
+    ]
+    assert data.extras["auc_retrain"] == pytest.approx(0.4772)
+    trained = {r.text for r in data.finetune if isinstance(r, Passage)}
+    holdout = {_story(7), _story(8), _story(15), _story(16)}
+    assert not trained & holdout  # never a holdout (non-member) text
+    assert {_story(i) for i in range(3)} <= trained
+    gold = {r.text for r in data.finetune_retain if isinstance(r, Passage)}
+    assert not gold & {_story(i) for i in range(3)}
+    qa = [r for r in data.finetune if isinstance(r, QAItem)]
+    assert qa[0].question == ("Question: When did the council of Ostermark vote?\nAnswer: On 3 March"
+                              "\n\nQuestion: When did the council of Varnholm vote?\nAnswer: ")  # fmt: skip
+    fold = muse.load(_cfg(root, "benchmark.fold=sust/2"))
+    assert [r.text for r in fold.forget] == [_story(11), _story(12)]
+    books = _cfg(root, "benchmark.subset=Books", "benchmark.fold=scal/1")
+    with pytest.raises(ObliviateError, match="MUSE-Books has no scal / sust"):
+        muse.load(books)
+
+
+def test_older_retain2_split_name_is_read(tmp_path: Path) -> None:
+    data = muse.load(_cfg(build_muse(tmp_path / "old", retain_split="retain2_qa")))
+    assert [r.answer for r in data.eval_sets["retain_knowmem"].records] == [
+        "On 4 March",
+        "On 5 March",
+    ]
+    assert data.extras["icl"]["retain"] == [("When did the council of Tessaly vote?", "On 6 March")]
+
+
+def test_missing_field_names_file_record_and_field(tmp_path: Path) -> None:
+    root = build_muse(tmp_path / "muse")
+    write_json(root / "knowmem" / "forget_qa.json",
+               [{"question": "q0", "answer": "a0"}, {"question": "q1"}])  # fmt: skip
+    with pytest.raises(ObliviateError) as err:
+        muse.load(_cfg(root))
+    msg = str(err.value)
+    assert "knowmem/forget_qa.json" in msg and "record 1" in msg and "'answer'" in msg
+    with pytest.raises(ObliviateError, match="benchmark.subset='Poems' is not a MUSE corpus"):
+        muse.load(_cfg(root, "benchmark.subset=Poems"))
+
+
+def test_verbmem_rouge_l_f1_by_hand() -> None:
+    """MUSE ``metrics/logger.py`` l. 10-13, 18-23: rougeL F-measure, no stemmer.
+    gt "the bridge opened in spring" (5 tokens), output "the old bridge opened today" (5):
+    LCS = the bridge opened = 3, P = R = 3/5, F1 = 0.6. With a stemmer "opened" and "open" would
+    match; unstemmed they do not: gt "bridges open" vs "bridge opened" -> 0."""
+    f1, recall = mm.rouge_l("the bridge opened in spring", "the old bridge opened today")
+    assert (f1, recall) == (pytest.approx(0.6), pytest.approx(0.6))
+    assert mm.rouge_l("bridges open", "bridge opened") == (0.0, 0.0)
+
+
+def test_verbmem_reference_is_cut_to_128_ids_with_bos() -> None:
+    """MUSE ``metrics/verbmem.py`` l. 22, 35-38: ids of ``tokenizer(gt, add_special_tokens=True)``
+    cut to max_new_tokens, decoded without special tokens (BOS takes one slot)."""
+    tok = train_tokenizer(["one two three four five six seven"] * 3, vocab_size=200)
+    ids = tok("one two three four five", add_special_tokens=False)["input_ids"]
+    bos = 1 if tok("a")["input_ids"][0] == tok.bos_token_id else 0
+    ref = mm.truncated_reference(tok, "one two three four five", 3)
+    assert ref == tok.decode(ids[: 3 - bos], skip_special_tokens=True)
+
+
+def test_knowmem_cut_and_recall_by_hand() -> None:
+    """MUSE ``metrics/knowmem.py`` l. 7-9, 50: the output is cut at "\\n\\n" first, then
+    "\\nQuestion", then "Question:". "On 5 March 1990\\n\\nQuestion: when ..." -> "On 5 March 1990";
+    against "5 March": LCS 2, recall 2/2 = 1, precision 2/4, F1 = 2/3."""
+    out = mm.knowmem_cut("On 5 March 1990\n\nQuestion: When did it open?\nAnswer: May")
+    assert out == "On 5 March 1990"
+    assert mm.knowmem_cut("Lindaro\nQuestion: next") == "Lindaro"
+    f1, recall = mm.rouge_l("5 March", out)
+    assert (recall, f1) == (pytest.approx(1.0), pytest.approx(2 / 3))
+    assert (
+        muse.knowmem_prompt("Q?", [("q1", "a1")])
+        == "Question: q1\nAnswer: a1\n\nQuestion: Q?\nAnswer: "
+    )
+
+
+def test_privleak_on_fixed_scores_by_hand() -> None:
+    """MUSE ``metrics/privleak.py`` l. 43-46 (Min-40%), l. 58-61, 81-90 (AUC of
+    ``roc_curve([0]*forget + [1]*holdout, -score)``), ``eval.py`` l. 78 (PrivLeak).
+    Min-40% of log-probs [-1, -2, -3, -4, -5]: int(0.4·5) = 2 smallest -> -mean(-5, -4) = 4.5.
+    Forget scores [1, 2, 3], holdout [2.5, 4]: pairs with s_forget > s_holdout: (3, 2.5) = 1 of 6
+    -> AUC 1/6; PrivLeak vs News' 0.4772: (1/6 − 0.4772)/0.4772·100 = −65.07."""
+    assert mm.min_k([-1.0, -2.0, -3.0, -4.0, -5.0], 0.4) == pytest.approx(4.5)
+    auc = mm.auc([1.0, 2.0, 3.0], [2.5, 4.0])
+    assert auc == pytest.approx(1 / 6)
+    assert mm.privleak(auc, muse.AUC_RETRAIN["news"]) == pytest.approx(-65.0747, abs=1e-3)
+    suite = MUSESuite()
+    suite.auc_retrain = muse.AUC_RETRAIN["news"]
+    results = {
+        "privleak_forget": SetResult(items=[{"min_k": s} for s in (1.0, 2.0, 3.0)]),
+        "privleak_holdout": SetResult(items=[{"min_k": s} for s in (2.5, 4.0)]),
+    }
+    assert suite.aggregate(results, None)["privleak"] == pytest.approx(-65.0747, abs=1e-3)
+    gold = suite.aggregate(results, {"privleak/auc": 0.5})  # the retain model's own AUC wins
+    assert gold["privleak"] == pytest.approx((1 / 6 - 0.5) / 0.5 * 100)
+    assert gold["privleak_reference"] == "retain model"
+
+
+def test_knowmem_prompt_ids_start_with_one_bos(tmp_path: Path) -> None:
+    from obliviate.eval.suites.muse import prompt_ids
+
+    tok = train_tokenizer(["Question: a\nAnswer: b"] * 3, vocab_size=200)
+    ctx = EvalContext(model=None, tokenizer=tok, formatter=Formatter(tok, "raw-text", 64))  # type: ignore[arg-type]
+    ids = prompt_ids(ctx, "Question: a\nAnswer: ", 32)
+    assert (
+        ids[0] == tok.bos_token_id
+        and ids[1:] == tok("Question: a\nAnswer: ", add_special_tokens=False)["input_ids"][-31:]
+    )
+
+
+def test_end_to_end_sustainability_sweep_of_two_folds(tmp_path: Path) -> None:
+    """Fold 1: fine-tune the target and the gold model, unlearn sust/1, evaluate the three,
+    report; fold 2 unlearns sust/2 from fold 1's unlearned model. ``obliviate sweep``."""
+    from obliviate.cli import main
+
+    root = build_muse(tmp_path / "muse")
+    args = ["sweep", "sust", str(CONFIGS / "muse.yaml"), f"benchmark.path={root}",
+            f"run.out_dir={tmp_path}", "run.name=m", "model.tiny_preset=nano",
+            "model.tokenizer_vocab=400", "model.max_length=256", "finetune.epochs=4",
+            "finetune.lr=1e-2", "unlearn.max_steps=2", "unlearn.batch_size=2",
+            "--folds", "1,2"]  # fmt: skip
+    assert main(args) == 0
+    first = json.loads((tmp_path / "m_sust1" / "metrics.json").read_text())["models"]
+    assert list(first) == ["target", "retain", "unlearned"]
+    assert first["retain"]["privleak"] == pytest.approx(0.0)  # its own AUC is the reference
+    for m in first.values():
+        for key in ("forget_knowmem", "forget_verbmem", "privleak", "retain_knowmem"):
+            assert m[key] is not None and math.isfinite(m[key]), key
+        assert m["forget_verbmem"] == pytest.approx(100 * m["forget_verbmem/rouge_l_f1"])
+    report = (tmp_path / "m_sust1" / "report.md").read_text()
+    assert (
+        "| model | KnowMem on D_f ↓ | VerbMem on D_f ↓ | PrivLeak (→ 0) | KnowMem on D_r ↑"
+        in report
+    )
+    second = json.loads((tmp_path / "m_sust2" / "metrics.json").read_text())["models"]
+    assert list(second) == ["target", "unlearned"]
+    # fold 2 starts from fold 1's unlearned model, and keeps fold 1's gold AUC as reference
+    assert second["target"]["forget_knowmem"] == pytest.approx(first["unlearned"]["forget_knowmem"])
+    assert second["target"]["privleak_auc_retrain"] == pytest.approx(
+        first["retain"]["privleak_auc"]
+    )
+    sweep = json.loads((tmp_path / "m_sust" / "sweep.json").read_text())
+    assert [(r["fold"], r["model"], r.get("forget_size")) for r in sweep["rows"]] == [
+        (0, "target", None), (1, "unlearned", 2), (2, "unlearned", 2)]  # fmt: skip
+    rows = [json.loads(x) for x in (tmp_path / "m_sust2/eval/unlearned/forget_knowmem.jsonl")
+            .read_text().splitlines()]  # fmt: skip
+    assert all("\n\n" not in r["generation"] for r in rows)
+    assert "| 2 | unlearned | 2 |" in (tmp_path / "m_sust" / "sweep.md").read_text()
