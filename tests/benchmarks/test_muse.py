@@ -185,6 +185,7 @@ def test_knowmem_prompt_ids_start_with_one_bos(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_end_to_end_sustainability_sweep_of_two_folds(tmp_path: Path) -> None:
     """Fold 1: fine-tune the target and the gold model, unlearn sust/1, evaluate the three,
     report; fold 2 unlearns sust/2 from fold 1's unlearned model. ``obliviate sweep``."""
@@ -223,3 +224,32 @@ def test_end_to_end_sustainability_sweep_of_two_folds(tmp_path: Path) -> None:
             .read_text().splitlines()]  # fmt: skip
     assert all("\n\n" not in r["generation"] for r in rows)
     assert "| 2 | unlearned | 2 |" in (tmp_path / "m_sust" / "sweep.md").read_text()
+
+
+@pytest.mark.slow
+def test_scalability_sweep_shares_the_target(tmp_path: Path) -> None:
+    """scal: every fold unlearns the same target (fold 2 reuses fold 1's models through
+    run.base_run) on nested forget sets of growing size."""
+    from obliviate.sweep import run_sweep
+
+    root = build_muse(tmp_path / "muse")
+    overrides = [f"benchmark.path={root}", f"run.out_dir={tmp_path}", "run.name=s",
+                 "model.tiny_preset=nano", "model.tokenizer_vocab=400", "model.max_length=256",
+                 "finetune.epochs=2", "unlearn.max_steps=1", "eval.models=[target,unlearned]",
+                 "finetune.retain_model=false"]  # fmt: skip
+    sweep = run_sweep("scal", str(CONFIGS / "muse.yaml"), overrides, [1, 2])
+    assert [r.get("forget_size") for r in sweep["rows"]] == [None, 2, 4]
+    assert not (tmp_path / "s_scal2" / "models" / "target").exists()
+    second = json.loads((tmp_path / "s_scal2" / "metrics.json").read_text())["models"]
+    first = json.loads((tmp_path / "s_scal1" / "metrics.json").read_text())["models"]
+    assert second["target"] == first["target"]  # the same target, evaluated once
+    assert second["target"]["privleak_reference"] == "MUSE constant"  # no retain model
+
+
+def test_list_benchmarks_names_both_with_their_sets(capsys) -> None:
+    from obliviate.cli import main
+
+    assert main(["list", "benchmarks"]) == 0
+    out = capsys.readouterr().out
+    assert "forget_verbmem, forget_knowmem, retain_knowmem" in out
+    assert "wmdp_bio, wmdp_chem, wmdp_cyber" in out

@@ -104,6 +104,7 @@ def _lm_eval_task(tmp_path: Path, data: Path) -> str:
     return str(tmp_path / "tasks")
 
 
+@pytest.mark.slow
 def test_scorer_agrees_with_lm_eval_wmdp_task(tmp_path, nano_model, tokenizer, monkeypatch):
     """The same local items, the same nano model: obliviate's per-choice log-likelihoods and
     accuracy equal lm-eval's (``lm_eval/tasks/wmdp/_default_template_yaml``, ``wmdp_bio.yaml``;
@@ -140,6 +141,7 @@ def test_scorer_agrees_with_lm_eval_wmdp_task(tmp_path, nano_model, tokenizer, m
     assert ours.metrics["acc"] == pytest.approx(out["results"]["obliviate_wmdp_bio"]["acc,none"])
 
 
+@pytest.mark.slow
 def test_end_to_end_rmu_run(tmp_path: Path) -> None:
     from obliviate.pipeline import Run
 
@@ -160,5 +162,7 @@ def test_end_to_end_rmu_run(tmp_path: Path) -> None:
     assert run.stage_unlearn()["training"]["steps"] == 2
     report = (run.dir / "report.md").read_text()
     assert "| model | WMDP-Bio ↓ | WMDP-Cyber ↓ | WMDP-Chem ↓ |" in report
-    rows = [json.loads(x) for x in (run.dir / "eval/target/wmdp_bio.jsonl").read_text().split("\n") if x]
+    rows = [
+        json.loads(x) for x in (run.dir / "eval/target/wmdp_bio.jsonl").read_text().split("\n") if x
+    ]
     assert len(rows) == 4 and all(len(r["loglikelihoods"]) == 4 for r in rows)
