@@ -33,7 +33,7 @@ def build_muse(root: Path, retain_split: str = "retain_qa") -> Path:
     """A MUSE-News copy in the hub layout (``<config>/<split>.json``): MUSE's fields and value
     types, a handful of rows per split; privleak as MUSE's ``load_data.py`` writes it (a list of
     strings), the rest as lists of objects."""
-    stories = [_story(i) for i in range(18)]
+    stories = [_story(i) for i in range(25)]
     raw = {"forget": stories[0:3], "retain1": stories[3:5], "retain2": stories[5:7],
            "holdout": stories[7:9]}  # fmt: skip
     for split, texts in raw.items():
@@ -53,11 +53,10 @@ def build_muse(root: Path, retain_split: str = "retain_qa") -> Path:
     }
     for split, texts in privleak.items():
         write_json(root / "privleak" / f"{split}.json", texts)
-    for k in (1, 2):
-        write_json(root / "sust" / f"forget_{k}.json",
-                   [{"text": t} for t in stories[9 + 2 * (k - 1) : 11 + 2 * (k - 1)]])  # fmt: skip
-        write_json(root / "scal" / f"forget_{k}.json",
-                   [{"text": t} for t in stories[0 : 2 * k]])  # fmt: skip
+    for k in (1, 2, 3, 4):  # sust: disjoint pairs; scal: nested, growing
+        sust = stories[17 + 2 * (k - 1) : 19 + 2 * (k - 1)]
+        write_json(root / "sust" / f"forget_{k}.json", [{"text": t} for t in sust])
+        write_json(root / "scal" / f"forget_{k}.json", [{"text": t} for t in stories[0 : k + 1]])
     return root
 
 
@@ -89,7 +88,7 @@ def test_loader_roles_and_sets(tmp_path: Path) -> None:
     assert qa[0].question == ("Question: When did the council of Ostermark vote?\nAnswer: On 3 March"
                               "\n\nQuestion: When did the council of Varnholm vote?\nAnswer: ")  # fmt: skip
     fold = muse.load(_cfg(root, "benchmark.fold=sust/2"))
-    assert [r.text for r in fold.forget] == [_story(11), _story(12)]
+    assert [r.text for r in fold.forget] == [_story(19), _story(20)]
     books = _cfg(root, "benchmark.subset=Books", "benchmark.fold=scal/1")
     with pytest.raises(ObliviateError, match="MUSE-Books has no scal / sust"):
         muse.load(books)
@@ -238,7 +237,7 @@ def test_scalability_sweep_shares_the_target(tmp_path: Path) -> None:
                  "finetune.epochs=2", "unlearn.max_steps=1", "eval.models=[target,unlearned]",
                  "finetune.retain_model=false"]  # fmt: skip
     sweep = run_sweep("scal", str(CONFIGS / "muse.yaml"), overrides, [1, 2])
-    assert [r.get("forget_size") for r in sweep["rows"]] == [None, 2, 4]
+    assert [r.get("forget_size") for r in sweep["rows"]] == [None, 2, 3]
     assert not (tmp_path / "s_scal2" / "models" / "target").exists()
     second = json.loads((tmp_path / "s_scal2" / "metrics.json").read_text())["models"]
     first = json.loads((tmp_path / "s_scal1" / "metrics.json").read_text())["models"]
@@ -253,3 +252,31 @@ def test_list_benchmarks_names_both_with_their_sets(capsys) -> None:
     out = capsys.readouterr().out
     assert "forget_verbmem, forget_knowmem, retain_knowmem" in out
     assert "wmdp_bio, wmdp_chem, wmdp_cyber" in out
+
+
+def test_hub_mode_reads_the_real_ids_revision_and_old_split(tmp_path, monkeypatch) -> None:
+    """No network: ``datasets.load_dataset`` answers from the local copy, as the hub would
+    (an older revision without ``retain_qa``); the loader asks for the real repo, configs and
+    the pinned revision, and falls back to ``retain2_qa``."""
+    import datasets
+
+    root = build_muse(tmp_path / "muse", retain_split="retain2_qa")
+    calls: list[tuple] = []
+
+    def fake_load_dataset(repo, name, split, revision=None):
+        calls.append((repo, name, split, revision))
+        path = root / name / f"{split}.json"
+        if not path.is_file():
+            raise ValueError(f"Unknown split {split!r}")
+        rows = json.loads(path.read_text())
+        return datasets.Dataset.from_list([{"text": r} if isinstance(r, str) else r for r in rows])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    cfg = load_config(CONFIGS / "muse_news.yaml", ["benchmark.revision=abc123"]).benchmark
+    data = muse.load(cfg)
+    assert {c[0] for c in calls} == {"muse-bench/MUSE-News"} and {c[3] for c in calls} == {"abc123"}
+    assert ("muse-bench/MUSE-News", "knowmem", "retain_qa", "abc123") in calls
+    assert ("muse-bench/MUSE-News", "knowmem", "retain2_qa", "abc123") in calls
+    assert len(data.eval_sets["retain_knowmem"].records) == 2
+    assert data.extras["folds"] == {**{f"scal/{k}": k + 1 for k in range(1, 5)},
+                                    **{f"sust/{k}": 2 for k in range(1, 5)}}  # fmt: skip

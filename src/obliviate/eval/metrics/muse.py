@@ -6,7 +6,7 @@ swj0419/muse_bench): VerbMem, KnowMem and PrivLeak, as pure functions.
   TOFU's scorer (``metrics.rouge``), so the two give different numbers on inflected words.
 - VerbMem: the reference is the ground truth cut to its first ``max_new_tokens`` ids of
   ``tokenizer(gt, add_special_tokens=True)`` (BOS included, so 127 text tokens for Llama-2),
-  decoded with special tokens skipped (``metrics/verbmem.py`` l. 22, 35-38); score = ROUGE-L F1
+  decoded with special tokens skipped (``metrics/verbmem.py`` l. 22, 31-38); score = ROUGE-L F1
   (``eval.py`` l. 65: ``mean_rougeL`` = the F-measure), ×100.
 - KnowMem: the output is cut before the first ``"\\n\\n"``, then ``"\\nQuestion"``, then
   ``"Question:"`` (``metrics/knowmem.py`` l. 7-9, 50); MUSE's ``eval.py`` (l. 95) reports mean
@@ -69,9 +69,10 @@ def truncated_reference(tokenizer, gt: str, max_new_tokens: int = VERBMEM_NEW_TO
     bos = tokenizer.bos_token_id
     if bos is not None and _adds_bos(tokenizer):
         ids = [bos, *ids]
-    return tokenizer.decode(
-        ids[:max_new_tokens], skip_special_tokens=True, clean_up_tokenization_spaces=True
-    )
+    # MUSE also passes clean_up_tokenization_spaces=True (to the output too); transformers 5
+    # ignores it for BPE tokenizers such as Llama-2's, and the generations here are decoded
+    # without it, so neither side is cleaned
+    return tokenizer.decode(ids[:max_new_tokens], skip_special_tokens=True)
 
 
 def _adds_bos(tokenizer) -> bool:
