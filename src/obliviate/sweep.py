@@ -9,8 +9,9 @@ swj0419/muse_bench ``baselines/scripts/unlearn_news_scal.sh``, ``unlearn_news_su
   models (``run.base_run``), so only unlearning and evaluation are repeated.
 - ``sust`` (disjoint forget sets unlearned one after another): fold k unlearns ``sust/<k>``
   starting from fold k−1's unlearned model (``model.name_or_path=<previous>/models/unlearned``,
-  ``finetune.enabled=false``, no retain model); PrivLeak's reference AUC stays the first fold's
-  retain model's (``benchmark.auc_retrain``) when that fold evaluated one.
+  ``finetune.enabled=false``, no retain model, only the unlearned model evaluated: its target
+  is the previous fold's row); PrivLeak's reference AUC stays the first fold's retain model's
+  (``benchmark.auc_retrain``) when that fold evaluated one.
 
 After every fold the unlearned model's MUSE columns (KnowMem / VerbMem on the forget set,
 PrivLeak, KnowMem on the retain set = utility) go into ``<run.name>_<kind>/sweep.json`` and
@@ -51,7 +52,7 @@ def fold_overrides(kind: str, k: int, name: str, first: Path | None, prev: Path 
         out.append(f"run.base_run={first}")
     if kind == "sust" and prev is not None:
         out += [f"model.name_or_path={prev / 'models' / 'unlearned'}", "finetune.enabled=false",
-                "finetune.retain_model=false", "eval.models=[target,unlearned]"]  # fmt: skip
+                "finetune.retain_model=false", "eval.models=[unlearned]"]  # fmt: skip
         if auc is not None:
             out.append(f"benchmark.auc_retrain={auc}")
     return out
