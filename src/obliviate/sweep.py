@@ -13,7 +13,7 @@ swj0419/muse_bench ``baselines/scripts/unlearn_news_scal.sh``, ``unlearn_news_su
   is the previous fold's row); PrivLeak's reference AUC stays the first fold's retain model's
   (``benchmark.auc_retrain``) when that fold evaluated one.
 
-After every fold the unlearned model's MUSE columns (KnowMem / VerbMem on the forget set,
+After every fold the unlearned model's MUSE columns (VerbMem / KnowMem on the forget set,
 PrivLeak, KnowMem on the retain set = utility) go into ``<run.name>_<kind>/sweep.json`` and
 ``sweep.md``, after the first fold's target row.
 """
@@ -30,7 +30,7 @@ from .pipeline import Run
 from .run_dir import release_lock
 
 KINDS = ("scal", "sust")
-COLUMNS = ("forget_knowmem", "forget_verbmem", "privleak", "retain_knowmem")
+COLUMNS = ("forget_verbmem", "forget_knowmem", "privleak", "retain_knowmem")
 
 
 def parse_folds(spec: str) -> list[int]:

@@ -206,7 +206,7 @@ def test_end_to_end_sustainability_sweep_of_two_folds(tmp_path: Path) -> None:
         assert m["forget_verbmem"] == pytest.approx(100 * m["forget_verbmem/rouge_l_f1"])
     report = (tmp_path / "m_sust1" / "report.md").read_text()
     assert (
-        "| model | KnowMem on D_f ↓ | VerbMem on D_f ↓ | PrivLeak (→ 0) | KnowMem on D_r ↑"
+        "| model | VerbMem on D_f ↓ | KnowMem on D_f ↓ | PrivLeak (→ 0) | KnowMem on D_r ↑"
         in report
     )
     second = json.loads((tmp_path / "m_sust2" / "metrics.json").read_text())["models"]
@@ -235,14 +235,15 @@ def test_scalability_sweep_shares_the_target(tmp_path: Path) -> None:
     overrides = [f"benchmark.path={root}", f"run.out_dir={tmp_path}", "run.name=s",
                  "model.tiny_preset=nano", "model.tokenizer_vocab=400", "model.max_length=256",
                  "finetune.epochs=2", "unlearn.max_steps=1", "eval.models=[target,unlearned]",
-                 "finetune.retain_model=false"]  # fmt: skip
+                 "finetune.retain_model=false", "eval.sets=[retain_knowmem]"]  # fmt: skip
     sweep = run_sweep("scal", str(CONFIGS / "muse.yaml"), overrides, [1, 2])
     assert [r.get("forget_size") for r in sweep["rows"]] == [None, 2, 3]
     assert not (tmp_path / "s_scal2" / "models" / "target").exists()
     second = json.loads((tmp_path / "s_scal2" / "metrics.json").read_text())["models"]
     first = json.loads((tmp_path / "s_scal1" / "metrics.json").read_text())["models"]
     assert second["target"] == first["target"]  # the same target, evaluated once
-    assert second["target"]["privleak_reference"] == "MUSE constant"  # no retain model
+    assert sweep["rows"][2]["retain_knowmem"] is not None  # utility after each fold
+    assert sweep["rows"][2]["privleak"] is None  # eval.sets: KnowMem on D_r only
 
 
 def test_list_benchmarks_names_both_with_their_sets(capsys) -> None:

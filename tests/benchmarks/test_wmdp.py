@@ -149,7 +149,7 @@ def test_end_to_end_rmu_run(tmp_path: Path) -> None:
     overrides = [
         f"benchmark.path={root}", f"run.out_dir={tmp_path}", "run.name=w",
         "model.tiny_preset=nano", "model.tokenizer_vocab=400", "model.max_length=128",
-        "finetune.epochs=4", "finetune.lr=1e-2", "unlearn.max_steps=2",
+        "finetune.epochs=2", "finetune.lr=1e-2", "unlearn.max_steps=2",
         r"unlearn.params.module_regex=model\.layers\.1",
         r"unlearn.params.trainable_params_regex=model\.layers\.(0|1)\.mlp\.down_proj\.weight",
     ]  # fmt: skip
@@ -161,7 +161,7 @@ def test_end_to_end_rmu_run(tmp_path: Path) -> None:
             assert math.isfinite(m[key]) and m[key] == pytest.approx(100 * m[f"{key}/acc"])
     assert run.stage_unlearn()["training"]["steps"] == 2
     report = (run.dir / "report.md").read_text()
-    assert "| model | WMDP-Bio ↓ | WMDP-Cyber ↓ | WMDP-Chem ↓ |" in report
+    assert "| model | WMDP-Bio ↓ | WMDP-Cyber ↓ | MMLU ↑ (lm-eval, 0-1) | WMDP-Chem ↓ |" in report
     rows = [
         json.loads(x) for x in (run.dir / "eval/target/wmdp_bio.jsonl").read_text().split("\n") if x
     ]

@@ -37,10 +37,12 @@ from .rwku import mia_encoding
 
 GEN_SETS = ("forget_verbmem", "forget_knowmem", "retain_knowmem")
 MIA_SETS = ("privleak_forget", "privleak_retain", "privleak_holdout")
-HEADLINE = ["forget_knowmem", "forget_verbmem", "privleak", "retain_knowmem"]
+# MUSE Table 3: C1 no verbatim memorisation, C2 no knowledge memorisation, C3 no privacy
+# leakage, C4 utility preservation (open-unlearning / SPEC 7 list KnowMem first)
+HEADLINE = ["forget_verbmem", "forget_knowmem", "privleak", "retain_knowmem"]
 LABELS = {
-    "forget_knowmem": "KnowMem on D_f ↓",
     "forget_verbmem": "VerbMem on D_f ↓",
+    "forget_knowmem": "KnowMem on D_f ↓",
     "privleak": "PrivLeak (→ 0)",
     "retain_knowmem": "KnowMem on D_r ↑",
 }

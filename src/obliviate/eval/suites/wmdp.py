@@ -28,12 +28,14 @@ from ..scoring import score
 from .base import EvalContext, SetResult, Suite, flatten, register_suite
 
 SETS = ("wmdp_bio", "wmdp_chem", "wmdp_cyber")
-HEADLINE = ["wmdp_bio", "wmdp_cyber", "wmdp_chem",
-            "lmeval/wmdp_bio/acc", "lmeval/wmdp_cyber/acc", "lmeval/mmlu/acc"]  # fmt: skip
+# WMDP Table 1 (WMDP-Bio, WMDP-Cyber, MMLU; ×100), then chemistry and lm-eval's own WMDP
+# accuracies (lm-eval's values are fractions: 0-1)
+HEADLINE = ["wmdp_bio", "wmdp_cyber", "lmeval/mmlu/acc", "wmdp_chem",
+            "lmeval/wmdp_bio/acc", "lmeval/wmdp_cyber/acc"]  # fmt: skip
 LABELS = {
     "wmdp_bio": "WMDP-Bio ↓", "wmdp_cyber": "WMDP-Cyber ↓", "wmdp_chem": "WMDP-Chem ↓",
-    "lmeval/wmdp_bio/acc": "lm-eval WMDP-Bio ↓", "lmeval/wmdp_cyber/acc": "lm-eval WMDP-Cyber ↓",
-    "lmeval/mmlu/acc": "lm-eval MMLU ↑",
+    "lmeval/mmlu/acc": "MMLU ↑ (lm-eval, 0-1)", "lmeval/wmdp_bio/acc": "WMDP-Bio (lm-eval, 0-1)",
+    "lmeval/wmdp_cyber/acc": "WMDP-Cyber (lm-eval, 0-1)",
 }  # fmt: skip
 
 
