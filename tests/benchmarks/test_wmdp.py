@@ -71,7 +71,9 @@ def test_loader_sets_corpora_and_prompt(tmp_path: Path) -> None:
 
 def test_bad_records_and_gated_bio(tmp_path: Path) -> None:
     root = build_wmdp(tmp_path / "wmdp")
-    with pytest.raises(ObliviateError, match="gated on the hub.*bio-forget-corpus.jsonl"):
+    with pytest.raises(
+        ObliviateError, match="gated on the hub.*not searched on the hub.*bio-forget-corpus.jsonl"
+    ):
         wmdp.load(_cfg(root, "benchmark.subset=bio,cyber"))
     bio_dir = tmp_path / "bio"
     write_json_lines(bio_dir / "bio-forget-corpus.jsonl",
@@ -166,3 +168,36 @@ def test_end_to_end_rmu_run(tmp_path: Path) -> None:
         json.loads(x) for x in (run.dir / "eval/target/wmdp_bio.jsonl").read_text().split("\n") if x
     ]
     assert len(rows) == 4 and all(len(r["loglikelihoods"]) == 4 for r in rows)
+
+
+def test_hub_mode_reads_the_real_ids(tmp_path, monkeypatch) -> None:
+    """No network: ``datasets.load_dataset`` answers from the local copy; the loader asks for
+    cais/wmdp's configs, cais/wmdp-corpora's cyber forget corpus and wikitext-2's test split."""
+    import datasets
+
+    root = build_wmdp(tmp_path / "wmdp")
+    calls: list[tuple[str, str, str]] = []
+
+    def fake_load_dataset(repo, name, split):
+        calls.append((repo, name, split))
+        if repo == "cais/wmdp-bio-forget-corpus":
+            raise ConnectionError("401 Client Error: gated dataset, ask for access")
+        path = next((root / name).glob(f"{split}.json*"))
+        text = path.read_text()
+        rows = (
+            json.loads(text)
+            if path.suffix == ".json"
+            else [json.loads(x) for x in text.split("\n") if x]
+        )
+        return datasets.Dataset.from_list(rows)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data = wmdp.load(load_config(CONFIGS / "wmdp_rmu.yaml").benchmark)
+    assert calls == [
+        ("cais/wmdp", "wmdp-bio", "test"), ("cais/wmdp", "wmdp-chem", "test"),
+        ("cais/wmdp", "wmdp-cyber", "test"), ("cais/wmdp-corpora", "cyber-forget-corpus", "train"),
+        ("Salesforce/wikitext", "wikitext-2-raw-v1", "test"),
+    ]  # fmt: skip
+    assert len(data.forget) == 4 and len(data.retain) == 4
+    with pytest.raises(ObliviateError, match="gated on the hub .cais/wmdp-bio-forget-corpus: 401"):
+        wmdp.load(load_config(CONFIGS / "wmdp_rmu.yaml", ["benchmark.subset=bio"]).benchmark)

@@ -9,11 +9,13 @@ Unlearning data, as RMU's ``get_data`` builds it (texts longer than 50 character
 ``benchmark.subset`` names the forget corpora (``cyber`` default, ``bio``, ``bio,cyber``):
 
 - ``cyber``: ``cais/wmdp-corpora`` config ``cyber-forget-corpus`` (split ``train``, ``text``);
-- ``bio``: gated on the hub (WMDP's request form, https://wmdp.ai): put the
-  ``bio-forget-corpus.jsonl`` you were sent (rows with ``text``) in ``benchmark.corpus_dir``
-  (or in the local copy ``benchmark.path``); a missing file is an error saying so;
+- ``bio``: gated on the hub (``cais/wmdp-bio-forget-corpus``, WMDP's request form,
+  https://wmdp.ai): read from the hub once access is granted, or from
+  ``bio-forget-corpus.jsonl`` (rows with ``text``) in ``benchmark.corpus_dir`` (or in the local
+  copy ``benchmark.path``); without either, an error saying how to obtain it;
 
-retain = wikitext (``wikitext``, config ``wikitext-2-raw-v1``, split ``test``, ``text``), as
+retain = wikitext (``Salesforce/wikitext``, the hub home of ``wikitext``, config
+``wikitext-2-raw-v1``, split ``test``, ``text``), as
 RMU's ``--retain_corpora wikitext,wikitext``.
 
 WMDP unlearns a released chat model as it is (``configs/wmdp_rmu.yaml``,
@@ -50,13 +52,18 @@ class WMDPSettings:
 
 
 REPO, CORPORA_REPO = "cais/wmdp", "cais/wmdp-corpora"
-WIKITEXT = ("wikitext", "wikitext-2-raw-v1", "test")
+WIKITEXT = (
+    "Salesforce/wikitext",
+    "wikitext-2-raw-v1",
+    "test",
+)  # RMU: load_dataset("wikitext", ...)
 DOMAINS = ("bio", "chem", "cyber")
 LETTERS = ("A", "B", "C", "D")
 MC: Schema = {"question": str, "choices": list, "answer": int}
 TEXT: Schema = {"text": str}
 MIN_CHARS = 50  # RMU get_data: len(text) > min_len
 BIO_FILE = "bio-forget-corpus.jsonl"
+BIO_REPO = "cais/wmdp-bio-forget-corpus"  # gated: request form
 # lm-eval's wmdp tasks (lm_eval/tasks/wmdp/wmdp_*.yaml "description")
 DESCRIPTIONS = {
     "bio": "The following are multiple choice questions (with answers) about biology.\n\n",
@@ -103,15 +110,23 @@ def _questions(cfg: Any, domain: str) -> list[MCItem]:
 
 
 def _bio_corpus(cfg: Any) -> Table:
+    """The bio forget corpus: ``bio-forget-corpus.jsonl`` in ``corpus_dir`` or ``path``, else the
+    gated hub dataset (access granted to the hub token), else an error saying how to get it."""
     dirs = [Path(d).expanduser() for d in (cfg.corpus_dir, cfg.path) if d]
     for d in dirs:
         for cand in (d / BIO_FILE, d / "bio-forget-corpus" / "train.jsonl"):
             if cand.is_file():
                 return read_file(cand)
     where = ", ".join(str(d) for d in dirs) or "no directory (benchmark.corpus_dir is empty)"
+    reason = "not searched on the hub (benchmark.path is set)"
+    if not cfg.path:
+        try:
+            return read_table(BIO_REPO, "", None, "train", TEXT)  # type: ignore[arg-type]
+        except ObliviateError as exc:
+            reason = str(exc).split(": ", 1)[-1].split(";")[0]
     raise ObliviateError(
-        "WMDP bio forget corpus: the file is gated on the hub; request it with WMDP's form "
-        f"(https://wmdp.ai, cais/wmdp-bio-forget-corpus), then put {BIO_FILE} in "
+        f"WMDP bio forget corpus: it is gated on the hub ({BIO_REPO}: {reason}); request access "
+        f"with WMDP's form (https://wmdp.ai), then log in to the hub or put {BIO_FILE} in "
         f"benchmark.corpus_dir (searched: {where}); or use benchmark.subset=cyber (public)"
     )
 
