@@ -209,6 +209,7 @@ def test_end_to_end_sustainability_sweep_of_two_folds(tmp_path: Path) -> None:
         "| model | VerbMem on D_f ↓ | KnowMem on D_f ↓ | PrivLeak (→ 0) | KnowMem on D_r ↑"
         in report
     )
+    assert "against AUC_retrain" in report and "(retain model)." in report
     second = json.loads((tmp_path / "m_sust2" / "metrics.json").read_text())["models"]
     assert list(second) == ["unlearned"]
     # fold 2 starts from fold 1's unlearned model, and keeps fold 1's gold AUC as reference

@@ -164,6 +164,7 @@ def test_end_to_end_rmu_run(tmp_path: Path) -> None:
     assert run.stage_unlearn()["training"]["steps"] == 2
     report = (run.dir / "report.md").read_text()
     assert "| model | WMDP-Bio ↓ | WMDP-Cyber ↓ | MMLU ↑ (lm-eval, 0-1) | WMDP-Chem ↓ |" in report
+    assert "obliviate's scorer (lm-eval's wmdp prompt" in report
     rows = [
         json.loads(x) for x in (run.dir / "eval/target/wmdp_bio.jsonl").read_text().split("\n") if x
     ]

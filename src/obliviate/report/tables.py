@@ -129,6 +129,15 @@ def flag_notes(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return notes
 
 
+def suite_notes(benchmark: str, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Lines under the table from the suite's ``report_notes(rows)``, where it has one."""
+    from ..benchmarks import BENCHMARKS
+    from ..eval.suites import get_suite
+
+    notes = getattr(get_suite(BENCHMARKS[benchmark].suite), "report_notes", None)
+    return list(notes(rows)) if notes is not None else []
+
+
 def load_metrics(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
@@ -161,6 +170,8 @@ def render_report(run_dirs: list[Path]) -> str:
     columns += rate_columns(rows, columns)
     lines = [title, "", markdown_table(rows, columns, column_labels(benchmark)), ""]
     if notes := flag_notes(rows):
+        lines += [*notes, ""]
+    if notes := suite_notes(benchmark, rows):  # a suite's own lines (``report_notes``)
         lines += [*notes, ""]
     timings = all_metrics[0][1].get("timings")
     if len(all_metrics) == 1 and timings:

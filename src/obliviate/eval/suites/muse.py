@@ -121,6 +121,10 @@ def evaluate_privleak(records: list[Passage], ctx: EvalContext) -> SetResult:
     return result
 
 
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "–"
+
+
 def privleak_auc(results: Mapping[str, SetResult]) -> float | None:
     """MUSE's forget-vs-holdout Min-40% AUC, None unless both sets were evaluated."""
     if "privleak_forget" not in results or "privleak_holdout" not in results:
@@ -168,6 +172,26 @@ class MUSESuite(Suite):
         """The retain model's Min-40% AUC: the other models' PrivLeak reference."""
         auc = privleak_auc(results)
         return {} if auc is None else {RETAIN_AUC_KEY: auc}
+
+    def report_notes(self, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Under the report's table: what PrivLeak was measured against, and MUSE's F1 KnowMem."""
+        notes = []
+        for label, m in rows:
+            if m.get("privleak_reference") is not None:
+                notes.append(
+                    f"{label}: PrivLeak = (AUC − AUC_retrain) / AUC_retrain × 100 with Min-40% AUC "
+                    f"{_num(m.get('privleak_auc'))} against AUC_retrain "
+                    f"{_num(m.get('privleak_auc_retrain'))} ({m['privleak_reference']})."
+                )
+        if any("forget_knowmem_f1" in m for _, m in rows):
+            notes.append(
+                "KnowMem columns are ROUGE-L recall ×100 (open-unlearning); MUSE's eval.py reports "
+                "ROUGE-L F1: " + ", ".join(
+                    f"{label} {_num(m.get('forget_knowmem_f1'))} / {_num(m.get('retain_knowmem_f1'))}"
+                    for label, m in rows if "forget_knowmem_f1" in m
+                ) + " (D_f / D_r)."
+            )  # fmt: skip
+        return notes
 
     def aggregate(
         self, results: Mapping[str, SetResult], retain_values: Mapping[str, Any] | None

@@ -92,6 +92,13 @@ class WMDPSuite(Suite):
             out[name] = evaluate_mc(records, ctx)
         return out
 
+    def report_notes(self, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Under the report's table: which scorer gave which column."""
+        return [
+            "WMDP-Bio / Cyber / Chem: obliviate's scorer (lm-eval's wmdp prompt and multiple-choice "
+            "rule) on the loaded copy, ×100; lm-eval columns: lm-eval's own tasks on the hub, 0-1."
+        ]
+
     def aggregate(self, results: dict[str, SetResult], retain_values: Any) -> dict[str, Any]:
         flat = flatten(results)
         for name in results:
