@@ -51,8 +51,10 @@ def build_muse(root: Path, retain_split: str = "retain_qa") -> Path:
         "retain": stories[3:5],
         "holdout": [*stories[7:9], *stories[15:17]],
     }
+    old = retain_split == "retain2_qa"  # an older revision: privleak's retain split is retain2
     for split, texts in privleak.items():
-        write_json(root / "privleak" / f"{split}.json", texts)
+        name = "retain2" if old and split == "retain" else split
+        write_json(root / "privleak" / f"{name}.json", texts)
     for k in (1, 2, 3, 4):  # sust: disjoint pairs; scal: nested, growing
         sust = stories[17 + 2 * (k - 1) : 19 + 2 * (k - 1)]
         write_json(root / "sust" / f"forget_{k}.json", [{"text": t} for t in sust])
@@ -101,6 +103,7 @@ def test_older_retain2_split_name_is_read(tmp_path: Path) -> None:
         "On 5 March",
     ]
     assert data.extras["icl"]["retain"] == [("When did the council of Tessaly vote?", "On 6 March")]
+    assert [r.text for r in data.eval_sets["privleak_retain"].records] == [_story(3), _story(4)]
 
 
 def test_missing_field_names_file_record_and_field(tmp_path: Path) -> None:
@@ -279,6 +282,7 @@ def test_hub_mode_reads_the_real_ids_revision_and_old_split(tmp_path, monkeypatc
     assert {c[0] for c in calls} == {"muse-bench/MUSE-News"} and {c[3] for c in calls} == {"abc123"}
     assert ("muse-bench/MUSE-News", "knowmem", "retain_qa", "abc123") in calls
     assert ("muse-bench/MUSE-News", "knowmem", "retain2_qa", "abc123") in calls
+    assert ("muse-bench/MUSE-News", "privleak", "retain2", "abc123") in calls
     assert len(data.eval_sets["retain_knowmem"].records) == 2
     assert data.extras["folds"] == {**{f"scal/{k}": k + 1 for k in range(1, 5)},
                                     **{f"sust/{k}": 2 for k in range(1, 5)}}  # fmt: skip

@@ -10,8 +10,8 @@
 | ``scal``     | forget_1..4, nested (889 / 1778 / 2667 / 3554), News only  | text             |
 | ``sust``     | forget_1..4, disjoint, News only                           | text             |
 
-Older revisions name the retain QA splits ``retain2_qa`` / ``retain2_qa_icl``: either is read
-(``retain_qa`` first). ``benchmark.revision`` pins a hub revision (a commit or tag).
+Older revisions name the retain QA splits ``retain2_qa`` / ``retain2_qa_icl`` and the privleak
+retain split ``retain2``: either name is read (the newer first). ``benchmark.revision`` pins a hub revision (a commit or tag).
 
 Roles: forget = ``raw/forget`` (or the fold ``benchmark.fold`` = ``scal/K`` | ``sust/K``, the
 scalability / sustainability studies, ``obliviate sweep``); retain = ``raw/retain1`` (MUSE's
@@ -132,20 +132,24 @@ def has_table(cfg: Any, config: str, split: str) -> bool:
     return False
 
 
-def _retain_split(cfg: Any, repo: str, suffix: str) -> Table:
-    """``knowmem/retain_qa{suffix}``, else the older ``retain2_qa{suffix}``."""
-    first, old = f"retain_qa{suffix}", f"retain2_qa{suffix}"
+def read_either(cfg: Any, repo: str, config: str, names: tuple[str, str], schema: Schema) -> Table:
+    """(config, names[0]), else the older revisions' name names[1] (``retain_qa`` /
+    ``retain2_qa``, privleak ``retain`` / ``retain2``); a bad record is never a fallback."""
+    first, old = names
     if cfg.path:
-        name = (
-            first if has_table(cfg, "knowmem", first) or not has_table(cfg, "knowmem", old) else old
-        )
-        return read_rows(cfg, repo, "knowmem", name, QA)
+        found = has_table(cfg, config, first) or not has_table(cfg, config, old)
+        return read_rows(cfg, repo, config, first if found else old, schema)
     try:
-        return read_rows(cfg, repo, "knowmem", first, QA)
+        return read_rows(cfg, repo, config, first, schema)
     except ObliviateError as exc:
         if "lacks required field" in str(exc) or "is a " in str(exc):
             raise
-        return read_rows(cfg, repo, "knowmem", old, QA)
+        return read_rows(cfg, repo, config, old, schema)
+
+
+def _retain_split(cfg: Any, repo: str, suffix: str) -> Table:
+    """``knowmem/retain_qa{suffix}``, else the older ``retain2_qa{suffix}``."""
+    return read_either(cfg, repo, "knowmem", (f"retain_qa{suffix}", f"retain2_qa{suffix}"), QA)
 
 
 def _passages(table: Table, prefix: str) -> list[Passage]:
@@ -228,7 +232,7 @@ def load(cfg: Any) -> BenchmarkData:
                    for r in read_rows(cfg, repo, "knowmem", "forget_qa_icl", QA).rows],
         "retain": [(r["question"], r["answer"]) for r in _retain_split(cfg, repo, "_icl").rows],
     }  # fmt: skip
-    privleak = {s: _passages(read_rows(cfg, repo, "privleak", s, TEXT), f"privleak/{s}")
+    privleak = {s: _passages(read_either(cfg, repo, "privleak", (s, f"{s}2"), TEXT), f"privleak/{s}")
                 for s in ("forget", "retain", "holdout")}  # fmt: skip
     folds = fold_texts(cfg, repo) if corpus == "news" else {}
     forget: list[Record] = list(raw["forget"])
