@@ -126,7 +126,8 @@ def _bio_corpus(cfg: Any) -> Table:
             reason = str(exc).split(": ", 1)[-1].split(";")[0]
     raise ObliviateError(
         f"WMDP bio forget corpus: it is gated on the hub ({BIO_REPO}: {reason}); request access "
-        f"with WMDP's form (https://wmdp.ai), then log in to the hub or put {BIO_FILE} in "
+        "on its hub page (or with the form linked from the cais/wmdp-corpora dataset card), then "
+        f"log in to the hub (hf auth login) or put {BIO_FILE} in "
         f"benchmark.corpus_dir (searched: {where}); or use benchmark.subset=cyber (public)"
     )
 
