@@ -232,8 +232,10 @@ def load(cfg: Any) -> BenchmarkData:
                    for r in read_rows(cfg, repo, "knowmem", "forget_qa_icl", QA).rows],
         "retain": [(r["question"], r["answer"]) for r in _retain_split(cfg, repo, "_icl").rows],
     }  # fmt: skip
-    privleak = {s: _passages(read_either(cfg, repo, "privleak", (s, f"{s}2"), TEXT), f"privleak/{s}")
-                for s in ("forget", "retain", "holdout")}  # fmt: skip
+    privleak = {s: _passages(read_rows(cfg, repo, "privleak", s, TEXT), f"privleak/{s}")
+                for s in ("forget", "holdout")}  # fmt: skip
+    retain_mia = read_either(cfg, repo, "privleak", ("retain", "retain2"), TEXT)
+    privleak["retain"] = _passages(retain_mia, "privleak/retain")
     folds = fold_texts(cfg, repo) if corpus == "news" else {}
     forget: list[Record] = list(raw["forget"])
     if fold is not None:
