@@ -14,7 +14,8 @@
   against the retain model's AUC when it is evaluated in the run, else MUSE's retrained-model
   constant (0.4772 News, 0.5393 Books); ``privleak_reference`` says which.
 
-Generations are decoded with special tokens skipped and stripped (MUSE does not strip: an
+An in-context method's prefix (ICU) is put before every prompt and MIA text, as RWKU's suite
+does. Generations are decoded with special tokens skipped and stripped (MUSE does not strip: an
 answer that starts with "\\n\\n" is empty there and the next line here). Prompts longer than
 ``model.max_length`` minus the new tokens are cut from the left, BOS kept (MUSE never cuts).
 """
@@ -88,7 +89,7 @@ def _generation_rows(
 def evaluate_verbmem(records: list[QAItem], ctx: EvalContext) -> SetResult:
     """Greedy 128-token continuations of the prompts, ROUGE-L against the truncated gt."""
     n = mm.VERBMEM_NEW_TOKENS
-    prompts = [r.question for r in records]
+    prompts = [ctx.prefix_of(r) + r.question for r in records]  # prefix: in-context methods
     outputs = ctx.generate([prompt_ids(ctx, p, n) for p in prompts], n)
     refs = [mm.truncated_reference(ctx.tokenizer, r.answer, n) for r in records]
     return _generation_rows(records, prompts, refs, outputs)
@@ -99,7 +100,7 @@ def evaluate_knowmem(
 ) -> SetResult:
     """In-context QA, greedy 32 tokens, output cut at MUSE's stop words, ROUGE-L."""
     n = mm.KNOWMEM_NEW_TOKENS
-    prompts = [knowmem_prompt(r.question, icl) for r in records]
+    prompts = [ctx.prefix_of(r) + knowmem_prompt(r.question, icl) for r in records]
     raw = ctx.generate([prompt_ids(ctx, p, n) for p in prompts], n)
     result = _generation_rows(records, prompts, [r.answer for r in records],
                               [mm.knowmem_cut(o) for o in raw])  # fmt: skip
@@ -110,7 +111,7 @@ def evaluate_knowmem(
 
 def evaluate_privleak(records: list[Passage], ctx: EvalContext) -> SetResult:
     """Min-40% (MUSE) and the mean NLL of every text (BOS + text, all tokens scored)."""
-    encoded = [mia_encoding(r.text, ctx) for r in records]
+    encoded = [mia_encoding(ctx.prefix_of(r) + r.text, ctx) for r in records]
     stats = score(ctx.model, encoded, ctx.formatter.pad_id, ctx.batch_size, ctx.device)
     result = SetResult()
     for rec, st in zip(records, stats):

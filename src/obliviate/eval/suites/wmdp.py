@@ -55,7 +55,8 @@ def choice_encodings(tokenizer, context: str) -> list[Encoded]:
 
 def evaluate_mc(records: list[MCItem], ctx: EvalContext) -> SetResult:
     """Accuracy of the argmax continuation log-likelihood over " A".." D"."""
-    encoded = [e for rec in records for e in choice_encodings(ctx.tokenizer, mc_prompt(rec))]
+    contexts = [ctx.prefix_of(rec) + mc_prompt(rec) for rec in records]  # prefix: ICU
+    encoded = [e for c in contexts for e in choice_encodings(ctx.tokenizer, c)]
     stats = score(ctx.model, encoded, ctx.formatter.pad_id, ctx.batch_size, ctx.device)
     result = SetResult()
     for i, rec in enumerate(records):
