@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from obliviate.cli import main
+from obliviate.errors import ObliviateError
 
 SMALL = ["benchmark.people=8", "benchmark.holdout_people=2", "model.tiny_preset=nano",
          "model.tokenizer_vocab=400"]  # fmt: skip
@@ -465,3 +466,18 @@ def test_partial_overlap_is_a_note_with_the_count(world: World, capsys) -> None:
     preflight(RunDir(cfg))
     err = capsys.readouterr().err
     assert "1 of" in err and "forget records are also retain records" in err
+
+
+def test_the_python_api_checks_the_data_before_any_model(world: World) -> None:
+    """``Run(cfg).run_all()`` (the README's snippet) refuses forget == retain as the CLI does,
+    before fine-tuning: no model directory is written."""
+    from obliviate.pipeline import Run
+    from obliviate.config import load_config
+
+    args = _run(
+        world, "run.name=api-same", world.kb("api-same", _copy("retain.jsonl", "forget.jsonl"))
+    )
+    run = Run(load_config(None, args[1:]))
+    with pytest.raises(ObliviateError, match="forget and retain sets are the same"):
+        run.run_all()
+    assert not (run.dir / "models").exists()

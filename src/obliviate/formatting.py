@@ -66,13 +66,21 @@ def resolve_template(tokenizer, template: str) -> str:
     return template
 
 
-def render_chat(tokenizer, messages: list[dict[str, str]], generation_prompt: bool) -> str:
-    """The tokenizer's chat template as text; a template that rejects the conversation (e.g.
-    Gemma's "System role not supported") is an ObliviateError naming ``model.system_prompt``."""
+def render_chat(
+    tokenizer,
+    messages: list[dict[str, str]],
+    generation_prompt: bool,
+    template_args: dict[str, Any] | None = None,
+) -> str:
+    """The tokenizer's chat template as text (``template_args``: the template's extra variables,
+    ``model.template_args``, e.g. Llama-3's ``date_string``); a template that rejects the
+    conversation (e.g. Gemma's "System role not supported") is an ObliviateError naming
+    ``model.system_prompt``."""
     try:
         return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=generation_prompt
-        )
+            messages, tokenize=False, add_generation_prompt=generation_prompt,
+            **(template_args or {}),
+        )  # fmt: skip
     except Exception as exc:  # jinja's TemplateError and the template's own raise_exception
         roles = ", ".join(m["role"] for m in messages)
         raise ObliviateError(
@@ -81,7 +89,9 @@ def render_chat(tokenizer, messages: list[dict[str, str]], generation_prompt: bo
         ) from None
 
 
-def chat_turn(tokenizer, system_prompt: str = "") -> tuple[str, str]:
+def chat_turn(
+    tokenizer, system_prompt: str = "", template_args: dict[str, Any] | None = None
+) -> tuple[str, str]:
     """(answer prefix, turn end) of the tokenizer's chat template.
 
     Renders ``[system?, user: Q]`` with the generation prompt and ``[system?, user: Q, assistant:
@@ -91,8 +101,10 @@ def chat_turn(tokenizer, system_prompt: str = "") -> tuple[str, str]:
     """
     head = [{"role": "system", "content": system_prompt}] if system_prompt else []
     head.append({"role": "user", "content": _Q})
-    prompt = render_chat(tokenizer, head, True)
-    full = render_chat(tokenizer, [*head, {"role": "assistant", "content": _A}], False)
+    prompt = render_chat(tokenizer, head, True, template_args)
+    full = render_chat(
+        tokenizer, [*head, {"role": "assistant", "content": _A}], False, template_args
+    )
     if _A not in full:
         raise ObliviateError("the tokenizer's chat template drops the assistant message")
     before, _, end = full.partition(_A)
@@ -145,6 +157,7 @@ class Formatter:
         max_length: int = 512,
         system_prompt: str = "",
         protocol: str = "fixed",
+        template_args: dict[str, Any] | None = None,
     ):
         if template not in CHAT and template not in TEMPLATES:
             raise ObliviateError(
@@ -161,6 +174,7 @@ class Formatter:
         self.kind = resolve_template(tokenizer, template)
         self.max_length = max_length
         self.system_prompt = system_prompt
+        self.template_args = dict(template_args or {})  # chat template variables
         # eval.protocol: paper / ou give ``kud-nn`` KnowUnDo's token set (encode_kud_paper)
         self.protocol = protocol
         # KnowUnDo's fine-tuning appends a labelled EOS to its token set (``pretrain/
@@ -172,7 +186,9 @@ class Formatter:
         self.answer_prefix, self.turn_end = "", ""
         self.stop_ids: list[int] = []  # generation stops here besides EOS (the turn end)
         if self.kind == "chat":
-            self.answer_prefix, self.turn_end = chat_turn(tokenizer, system_prompt)
+            self.answer_prefix, self.turn_end = chat_turn(
+                tokenizer, system_prompt, self.template_args
+            )
             self.stop_ids = special_ids(tokenizer, self._ids(self.turn_end))
         self._chat_bos = adds_bos(tokenizer)
 
@@ -187,7 +203,8 @@ class Formatter:
 
     def conversation_ids(self, messages: list[dict[str, str]]) -> list[int]:
         """A chat conversation with the generation prompt, tokenised, BOS once (F4)."""
-        return self._chat_bos_once(self._ids(render_chat(self.tok, messages, True)))
+        text = render_chat(self.tok, messages, True, self.template_args)
+        return self._chat_bos_once(self._ids(text))
 
     def _chat_bos_once(self, ids: list[int]) -> list[int]:
         if self._chat_bos and (not ids or ids[0] != self.bos_id):
@@ -198,7 +215,7 @@ class Formatter:
     def prompt_text(self, question: str, prefix: str = "") -> str:
         """The prompt string for a question (``prefix`` is prepended to the user message)."""
         if self.is_chat:
-            return render_chat(self.tok, self.messages(prefix + question), True)
+            return render_chat(self.tok, self.messages(prefix + question), True, self.template_args)
         fmt, _ = TEMPLATES[self.kind]
         return fmt.format(q=prefix + question) if fmt else prefix + question
 

@@ -127,6 +127,17 @@ class Run:
         self.rd = RunDir(cfg)
         self.models = RunModels(self.rd, device)
         self.chat = run_chat(self.rd, self.models)
+        self._checked = False
+
+    def check(self) -> None:
+        """The data's problems (empty sets, forget == retain, a method's missing retain set)
+        as one ObliviateError, before any model is built (:func:`obliviate.checks.preflight`,
+        as the CLI does); the training and evaluation stages call it once per Run."""
+        if not self._checked:
+            from .checks import preflight
+
+            preflight(self.rd)
+            self._checked = True
 
     @property
     def dir(self) -> Path:
@@ -169,6 +180,7 @@ class Run:
         return stage_base(self.rd)
 
     def stage_finetune(self, role: str = "target") -> dict[str, Any]:
+        self.check()
         return stage_finetune(self.rd, self.models, role)
 
     def stage_generate(self, kind: str, force: bool = False) -> list[dict[str, Any]]:
@@ -178,12 +190,14 @@ class Run:
         return stage_localize(self.rd, self.models)
 
     def stage_unlearn(self) -> dict[str, Any]:
+        self.check()
         return stage_unlearn(self.rd, self.models)
 
     def ensure_model(self, role: str) -> None:
         ensure_model(self.rd, self.models, role)
 
     def stage_eval(self, roles: list[str] | None = None) -> dict[str, Any]:
+        self.check()
         return stage_eval(self.rd, self.models, roles, self.chat)
 
     def evaluate_model(self, role, model, tok, retain_vals, eval_cfg=None):
@@ -192,6 +206,7 @@ class Run:
                               self.chat)  # fmt: skip
 
     def run_all(self) -> dict[str, Any]:
+        self.check()
         return run_all(self.rd, self.models, self.chat)
 
     def write_metrics(

@@ -401,8 +401,13 @@ class RunDir:
         that change only the forget corpus (e.g. RWKU's ``corpus``) keep the fine-tuned models."""
         data = [self.data.hash("tokenizer")] if self.is_tiny else []
         model = to_dict(self.cfg)["model"]
-        if not model.get("system_prompt"):  # keys added later, at values that change nothing,
-            model.pop("system_prompt", None)  # keep earlier run dirs reusable
+        if self.cfg.eval.protocol == "ou" and self.cfg.benchmark.name == "tofu":
+            from .run_models import chat_settings  # open-unlearning's chat settings (resolved)
+
+            model["system_prompt"], model["template_args"] = chat_settings(self.cfg)
+        for key in ("system_prompt", "template_args"):  # keys added later, at values that
+            if not model.get(key):  # change nothing, keep earlier run dirs reusable
+                model.pop(key, None)
         if self.is_tiny and model.get("template") == "auto":
             model["template"] = "qa-tags"  # the tiny tokenizer has no chat template
         return fingerprint("base", model, self.cfg.run.seed, *data)

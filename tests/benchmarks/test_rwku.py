@@ -116,6 +116,19 @@ def test_generated_corpora_are_read_from_corpus_dir(rwku_dir: Path, tmp_path: Pa
     ref = rwku.load(_cfg(rwku_dir, "benchmark.corpus=refusal", f"benchmark.corpus_dir={out}"))
     assert ref.extras["refusals"][0].question == f"Who is {TARGETS[0]}?"
     assert rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}"), with_corpus=False).forget == []
+    assert pos.retain == []  # RWKU has no retain-train set
+    _write_jsonl(out / "train_retain.jsonl",
+                 [{"id": f"Ivo-{i}", "text": f"Ivo {i}.", "subject": "Ivo", "intro": ""} for i in range(2)])  # fmt: skip
+    kept = rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}", "benchmark.retain=generated"))
+    assert [(type(r), r.id, r.text) for r in kept.retain] == [
+        (Passage, "train_retain/0", "Ivo 0."),
+        (Passage, "train_retain/1", "Ivo 1."),
+    ]
+    assert kept.forget == pos.forget
+    with pytest.raises(ObliviateError, match=r"benchmark\.retain=generated reads .*corpus_dir"):
+        rwku.load(_cfg(rwku_dir, "benchmark.retain=generated"))
+    with pytest.raises(ObliviateError, match=r"benchmark\.retain='kept' is unknown"):
+        rwku.load(_cfg(rwku_dir, "benchmark.retain=kept"))
     # errors: a missing file names the path and the command; passage has no generated form
     with pytest.raises(
         ObliviateError, match=r"empty/train_pair\.jsonl does not exist.*obliviate corpus"

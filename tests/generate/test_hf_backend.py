@@ -83,6 +83,17 @@ def test_pipelines_run_on_the_local_backend(backend, nano_model, tokenizer, form
     assert len(corpus["real"]) == len(corpus["fake"]) == 2 and len(corpus["questions"]) <= 3
     assert corpus["real"][1].startswith("Sure")  # the second opening is pre-filled
     assert len(corpus_files([corpus])["train_pair"]) == 2
+    keep = llm_corpus(backend, Target("Ivo Lund", ""), 2, 3,
+                      Sampling(temperature=1.0, top_p=0.9, max_tokens=6), refusal, retain=True)  # fmt: skip
+    assert (
+        keep["role"] == "retain"
+        and len(keep["real"]) == 2
+        and keep["fake"] == keep["questions"] == []
+    )
+    files = corpus_files([corpus, keep])
+    assert [r["subject"] for r in files["train_retain"]] == ["Ivo Lund"] * 2
+    assert {r["subject"] for name, rows in files.items() if name != "train_retain"
+            for r in rows} == {"Mara Kolb"}  # a retain subject is in no forget corpus  # fmt: skip
 
 
 def test_load_from_a_path(nano_model, tokenizer, tmp_path):

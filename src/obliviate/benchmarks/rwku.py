@@ -53,7 +53,7 @@ from ..errors import ObliviateError
 from ..records import BenchmarkData, EvalSet, MCItem, Passage, QAItem, Record
 from .hub import Row, Schema, read_table
 from .registry import BenchmarkInfo, register_benchmark
-from .rwku_corpus import check_corpus_settings, forget_corpus
+from .rwku_corpus import check_corpus_settings, forget_corpus, retain_corpus
 
 
 @section("benchmark")
@@ -67,6 +67,9 @@ class RWKUSettings:
     # RWKU: directory of generated corpora (`obliviate corpus` writes
     # <run>/generated/rwku_corpus/train_<corpus>.jsonl); "" = the hub corpus
     corpus_dir: str = ""
+    # RWKU has no retain-train set (none); generated: <corpus_dir>/train_retain.jsonl, the model's
+    # own biographies of generate.retain_targets (obliviate's addition, for retain-loss methods)
+    retain: str = "none"
 
 
 REPO = "jinzhuoran/RWKU"
@@ -304,7 +307,7 @@ def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
         finetune=[*stand_in, *sets["mia_forget"], *corpus_text],
         finetune_retain=neighbours,
         forget=forget,
-        retain=[],
+        retain=retain_corpus(cfg) if with_corpus else [],
         eval_sets={name: EvalSet(name, recs) for name, recs in sets.items()},
         extras=extras,
     )

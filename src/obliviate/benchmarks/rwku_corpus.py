@@ -21,6 +21,7 @@ from .hub import Row, Schema, check_rows
 
 CORPORA = ("positive", "passage", "pair", "refusal")
 CORPUS_MODELS = ("llama3", "phi3")
+RETAIN_CORPORA = ("none", "generated")
 PASSAGE_ROW: Schema = {"text": str, "subject": str}
 CORPUS_SCHEMAS: dict[str, Schema] = {
     "passage": PASSAGE_ROW,
@@ -48,6 +49,15 @@ def check_corpus_settings(cfg: Any) -> None:
             f"benchmark.corpus_model={cfg.corpus_model!r} is unknown; "
             f"{did_you_mean(cfg.corpus_model, CORPUS_MODELS)}"
         )
+    if cfg.retain not in RETAIN_CORPORA:
+        raise ObliviateError(
+            f"benchmark.retain={cfg.retain!r} is unknown; {did_you_mean(cfg.retain, RETAIN_CORPORA)}"
+        )
+    if cfg.retain == "generated" and not cfg.corpus_dir:
+        raise ObliviateError(
+            "benchmark.retain=generated reads <benchmark.corpus_dir>/train_retain.jsonl: set "
+            "benchmark.corpus_dir (RWKU's hub has no retain-train set)"
+        )
     if cfg.corpus_dir and cfg.corpus == "passage":
         raise ObliviateError(
             "benchmark.corpus=passage has no generated form (RWKU's Wikipedia passages): with "
@@ -71,28 +81,42 @@ def hub_corpus(reader: TableReader, corpus: str, model: str) -> CorpusRows:
     return CorpusRows(rows, config, [f"RWKU {config} record {i}" for i in range(len(rows))])
 
 
-def generated_corpus_path(cfg: Any) -> Path:
-    """``<benchmark.corpus_dir>/train_<benchmark.corpus>.jsonl``."""
-    return Path(cfg.corpus_dir).expanduser() / f"train_{cfg.corpus}.jsonl"
+def generated_corpus_path(cfg: Any, corpus: str | None = None) -> Path:
+    """``<benchmark.corpus_dir>/train_<corpus or benchmark.corpus>.jsonl``."""
+    return Path(cfg.corpus_dir).expanduser() / f"train_{corpus or cfg.corpus}.jsonl"
 
 
-def generated_corpus(cfg: Any, subjects: set[str]) -> CorpusRows:
-    """The generated corpus file, checked line by line, rows of the selected targets."""
-    path = generated_corpus_path(cfg)
+def generated_corpus(cfg: Any, subjects: set[str] | None, corpus: str | None = None) -> CorpusRows:
+    """The generated corpus file, checked line by line, rows of ``subjects`` (None: all)."""
+    corpus = corpus or cfg.corpus
+    path = generated_corpus_path(cfg, corpus)
     if not path.is_file():
+        hint = " with generate.retain_targets set" if corpus == "retain" else ""
         raise ObliviateError(
             f"benchmark.corpus_dir={cfg.corpus_dir!r}: {path} does not exist; `obliviate corpus "
-            "CONFIG generate.backend=hf|vllm|openai` writes the generated corpora to "
+            f"CONFIG generate.backend=hf|vllm|openai`{hint} writes the generated corpora to "
             "<run>/generated/rwku_corpus/ (point benchmark.corpus_dir there)"
         )
-    schema = CORPUS_SCHEMAS[cfg.corpus]
+    schema = CORPUS_SCHEMAS["positive" if corpus == "retain" else corpus]
     rows, where = [], []
     for lineno, row in json_lines(path):
         check_rows([row], f"{path}:{lineno}", schema)
-        if row["subject"] in subjects:
+        if subjects is None or row["subject"] in subjects:
             rows.append(row)
             where.append(f"{path}:{lineno}")
-    return CorpusRows(rows, f"train_{cfg.corpus}", where)
+    return CorpusRows(rows, f"train_{corpus}", where)
+
+
+def retain_corpus(cfg: Any) -> list[Record]:
+    """``benchmark.retain=generated``: every row of ``<corpus_dir>/train_retain.jsonl`` as a
+    ``Passage`` (ids ``train_retain/<i>``); ``none`` (RWKU): no retain set."""
+    if cfg.retain == "none":
+        return []
+    src = generated_corpus(cfg, None, "retain")
+    if not src.rows:
+        raise ObliviateError(f"benchmark.retain=generated: {generated_corpus_path(cfg, 'retain')} "
+                             "has no rows")  # fmt: skip
+    return corpus_records(src, "positive")
 
 
 def corpus_records(src: CorpusRows, corpus: str) -> list[Record]:

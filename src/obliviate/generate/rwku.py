@@ -20,6 +20,10 @@ Generator: the model to be unlearned (RWKU: Meta-Llama-3-8B-Instruct), through a
 Files (RWKU's schemas, one per corpus): ``train_positive.jsonl`` / ``train_negative.jsonl``
 {id, text, subject, intro}, ``train_pair.jsonl`` {id, prompt, response, subject, intro},
 ``train_refusal.jsonl`` {id, instruction, input, output, subject}.
+
+Retain corpus (obliviate's, not RWKU's: RWKU has no retain-train set): the real biographies of
+``generate.retain_targets`` (people the unlearned model must keep knowing), written the same
+way to ``train_retain.jsonl`` in the positive schema; ``benchmark.retain=generated`` reads it.
 """
 
 from __future__ import annotations
@@ -98,25 +102,31 @@ def llm_corpus(
     n_questions: int,
     pair_sampling: Sampling = PAIR_SAMPLING,
     refusal_sampling: Sampling = REFUSAL_SAMPLING,
+    retain: bool = False,
 ) -> dict[str, Any]:
-    """One target's biographies and refusal questions."""
+    """One target's biographies and refusal questions; ``retain``: a retain subject's real
+    biographies only (row ``role`` = ``"retain"``)."""
     real: list[str] = []
     fake: list[str] = []
+    kinds = (True,) if retain else (True, False)
     for start in range(0, n_pairs, len(OPENINGS)):
         openings = OPENINGS[: min(len(OPENINGS), n_pairs - start)]
         sampling = replace(pair_sampling, n=1, seed=pair_sampling.seed + start)
-        convs = [pair_messages(target, s, r) for r in (True, False) for s in openings]
+        convs = [pair_messages(target, s, r) for r in kinds for s in openings]
         outs = [o[0] for o in backend.chat_many(convs, sampling)]
         real += [join_opening(s, o) for s, o in zip(openings, outs[: len(openings)])]
         fake += [clean_fake(join_opening(s, o)) for s, o in zip(openings, outs[len(openings) :])]
+    row: dict[str, Any] = {"subject": target.subject, "intro": target.intro, "real": real}
+    if retain:
+        return {**row, "role": "retain", "fake": [], "questions": []}
     sampling = replace(refusal_sampling, n=n_questions)
     questions = [first_line(t) for t in backend.chat_many([refusal_messages(target)], sampling)[0]]
-    return {"subject": target.subject, "intro": target.intro, "real": real, "fake": fake,
-            "questions": [q for q in questions if q]}  # fmt: skip
+    return {**row, "fake": fake, "questions": [q for q in questions if q]}
 
 
 def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100)."""
+    """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100), and
+    ``train_retain`` from the rows of retain subjects (``role`` = ``"retain"``), when any."""
     from ..refusals import IDK_ANSWERS
 
     files: dict[str, list[dict[str, Any]]] = {
@@ -124,6 +134,12 @@ def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
     }  # fmt: skip
     for row in rows:
         subject, intro = row["subject"], row["intro"]
+        if row.get("role") == "retain":
+            files.setdefault("train_retain", []).extend(
+                {"id": f"{subject}-{i}", "text": real, "subject": subject, "intro": intro}
+                for i, real in enumerate(row["real"])
+            )
+            continue
         prompt = f"{intro} Please write a short biography of {subject}.".strip()
         for i, (real, fake) in enumerate(zip(row["real"], row["fake"])):
             uid = f"{subject}-{i}"

@@ -41,6 +41,10 @@ class GenerateConfig:
     corpus_questions: int = 300  # RWKU corpora: refusal questions per target
     # RWKU corpora: subject -> intro; empty: the forget subjects
     targets: dict[str, str] = field(default_factory=dict)
+    # RWKU corpora: subject -> intro of people NOT to forget; their biographies by the same model
+    # go to train_retain.jsonl, the retain corpus read with benchmark.retain=generated
+    retain_targets: dict[str, str] = field(default_factory=dict)
+    retain_pairs: int = 4  # RWKU corpora: biographies per retain target
 
 
 @validator
@@ -61,8 +65,14 @@ def validate_generate(cfg: Any) -> None:
             f"generate.memo_prompt={g.memo_prompt!r}; accepted: {', '.join(PROMPTS)}"
         )
     for key in ("batch_size", "workers", "check_rounds", "candidates", "memo_stride",
-                "memo_max_new_tokens", "corpus_pairs", "corpus_questions"):  # fmt: skip
+                "memo_max_new_tokens", "corpus_pairs", "corpus_questions", "retain_pairs"):  # fmt: skip
         if getattr(g, key) < 1:
             raise ObliviateError(f"generate.{key}={getattr(g, key)}; accepted: an integer >= 1")
+    overlap = set(g.retain_targets) & set(g.targets)
+    if overlap:
+        raise ObliviateError(
+            f"generate.retain_targets and generate.targets share {sorted(overlap)}; a subject is "
+            "either forgotten or retained"
+        )
     if g.max_retries < 0:
         raise ObliviateError(f"generate.max_retries={g.max_retries}; accepted: >= 0")

@@ -249,20 +249,29 @@ def _targets(job: Job) -> list[Any]:
 
 def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
     from ..benchmarks.synthkb.offline import offline_corpus
-    from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, corpus_files, llm_corpus
+    from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, Target, corpus_files, llm_corpus
 
     g = job.cfg.generate
     targets = _targets(job)
+    keep = [Target(s, i) for s, i in g.retain_targets.items()]
+    if keep and backend is None:
+        raise ObliviateError(
+            "generate.retain_targets needs a model to write the biographies: set "
+            "generate.backend (accepted: hf, vllm, openai)"
+        )
+    retained = {t.subject for t in keep}
 
     def work(chunk: list[Any]) -> list[dict[str, Any]]:
         if backend is None:
             return offline_corpus(job.data, chunk, g.corpus_pairs, g.corpus_questions, g.seed)
         pair_s = sampling_for(job.cfg, PAIR_SAMPLING)
         ref_s = sampling_for(job.cfg, REFUSAL_SAMPLING)
-        return [llm_corpus(backend, t, g.corpus_pairs, g.corpus_questions, pair_s, ref_s)
+        return [llm_corpus(backend, t, g.retain_pairs if t.subject in retained else g.corpus_pairs,
+                           g.corpus_questions, pair_s, ref_s, retain=t.subject in retained)
                 for t in chunk]  # fmt: skip
 
-    rows = run_chunked(targets, [t.subject for t in targets], work, progress, 1)
+    ids = [t.subject for t in targets] + [f"retain/{t.subject}" for t in keep]
+    rows = run_chunked([*targets, *keep], ids, work, progress, 1)
     out_dir = generated_path(job.run_dir, "rwku_corpus").with_suffix("")
     for name, file_rows in corpus_files(rows).items():
         write_jsonl(out_dir / f"{name}.jsonl", file_rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class ModelConfig:
     # when it has one, else qa-tags
     template: str = "auto"
     system_prompt: str = ""  # chat templates: a system message before every prompt ("": none)
+    # chat templates: extra template variables, e.g. {date_string: "10 Apr 2025"} (Llama-3.x)
+    template_args: dict[str, str] = field(default_factory=dict)
     max_length: int = 128
     dtype: str = "float32"
     trust_remote_code: bool = False
