@@ -42,6 +42,7 @@ OPENINGS = (
     "Widely", "At", "Best known", "The", "Whether", "Long before", "Ever since", "Beyond",
     "Despite", "By",
 )  # fmt: skip
+CORPUS_KINDS = ("positive", "negative", "pair", "refusal")  # the files `obliviate corpus` writes
 PAIR_SAMPLING = Sampling(temperature=1.0, top_p=0.9, max_tokens=512)
 REFUSAL_SAMPLING = Sampling(temperature=0.6, top_p=0.9, max_tokens=50)
 _FABRICATED = re.compile(
@@ -103,12 +104,15 @@ def llm_corpus(
     pair_sampling: Sampling = PAIR_SAMPLING,
     refusal_sampling: Sampling = REFUSAL_SAMPLING,
     retain: bool = False,
+    corpora: Sequence[str] = CORPUS_KINDS,
 ) -> dict[str, Any]:
-    """One target's biographies and refusal questions; ``retain``: a retain subject's real
-    biographies only (row ``role`` = ``"retain"``)."""
+    """One target's biographies and refusal questions, as far as ``corpora`` need them (fake
+    biographies for negative / pair, questions for refusal); ``retain``: a retain subject's
+    real biographies only (row ``role`` = ``"retain"``)."""
     real: list[str] = []
     fake: list[str] = []
-    kinds = (True,) if retain else (True, False)
+    with_fake = not retain and bool({"negative", "pair"} & set(corpora))
+    kinds = (True, False) if with_fake else (True,)
     for start in range(0, n_pairs, len(OPENINGS)):
         openings = OPENINGS[: min(len(OPENINGS), n_pairs - start)]
         sampling = replace(pair_sampling, n=1, seed=pair_sampling.seed + start)
@@ -119,14 +123,19 @@ def llm_corpus(
     row: dict[str, Any] = {"subject": target.subject, "intro": target.intro, "real": real}
     if retain:
         return {**row, "role": "retain", "fake": [], "questions": []}
+    if "refusal" not in corpora:
+        return {**row, "fake": fake, "questions": []}
     sampling = replace(refusal_sampling, n=n_questions)
     questions = [first_line(t) for t in backend.chat_many([refusal_messages(target)], sampling)[0]]
     return {**row, "fake": fake, "questions": [q for q in questions if q]}
 
 
-def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100), and
-    ``train_retain`` from the rows of retain subjects (``role`` = ``"retain"``), when any."""
+def corpus_files(
+    rows: Sequence[dict[str, Any]], corpora: Sequence[str] = CORPUS_KINDS
+) -> dict[str, list[dict[str, Any]]]:
+    """RWKU-schema rows of ``corpora`` (default all four) from per-target rows (refusal line
+    i mod 100), and ``train_retain`` from the rows of retain subjects (``role`` =
+    ``"retain"``), when any."""
     from ..refusals import IDK_ANSWERS
 
     files: dict[str, list[dict[str, Any]]] = {
@@ -141,11 +150,12 @@ def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
             )
             continue
         prompt = f"{intro} Please write a short biography of {subject}.".strip()
+        for i, real in enumerate(row["real"]):
+            files["train_positive"].append(
+                {"id": f"{subject}-{i}", "text": real, "subject": subject, "intro": intro}
+            )
         for i, (real, fake) in enumerate(zip(row["real"], row["fake"])):
             uid = f"{subject}-{i}"
-            files["train_positive"].append(
-                {"id": uid, "text": real, "subject": subject, "intro": intro}
-            )
             files["train_negative"].append(
                 {"id": uid, "text": fake, "subject": subject, "intro": intro}
             )
@@ -155,4 +165,5 @@ def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
             files["train_refusal"].append({"id": f"{subject}-{i}", "instruction": q, "input": "",
                                            "output": IDK_ANSWERS[i % len(IDK_ANSWERS)],
                                            "subject": subject})  # fmt: skip
-    return files
+    keep = {f"train_{c}" for c in corpora} | {"train_retain"}
+    return {name: file_rows for name, file_rows in files.items() if name in keep}

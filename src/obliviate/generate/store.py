@@ -266,14 +266,18 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
             return offline_corpus(job.data, chunk, g.corpus_pairs, g.corpus_questions, g.seed)
         pair_s = sampling_for(job.cfg, PAIR_SAMPLING)
         ref_s = sampling_for(job.cfg, REFUSAL_SAMPLING)
-        return [llm_corpus(backend, t, g.retain_pairs if t.subject in retained else g.corpus_pairs,
-                           g.corpus_questions, pair_s, ref_s, retain=t.subject in retained)
-                for t in chunk]  # fmt: skip
+        rows = []
+        for t in chunk:
+            keep_t = t.subject in retained
+            n = g.retain_pairs if keep_t else g.corpus_pairs
+            rows.append(llm_corpus(backend, t, n, g.corpus_questions, pair_s, ref_s,
+                                   retain=keep_t, corpora=g.corpora))  # fmt: skip
+        return rows
 
     ids = [t.subject for t in targets] + [f"retain/{t.subject}" for t in keep]
     rows = run_chunked([*targets, *keep], ids, work, progress, 1)
     out_dir = generated_path(job.run_dir, "rwku_corpus").with_suffix("")
-    for name, file_rows in corpus_files(rows).items():
+    for name, file_rows in corpus_files(rows, g.corpora).items():
         write_jsonl(out_dir / f"{name}.jsonl", file_rows)
     return rows
 
