@@ -96,6 +96,26 @@ def test_loader_roles_and_sets(tmp_path: Path) -> None:
         muse.load(books)
 
 
+def test_packing_into_musess_training_blocks(tmp_path: Path) -> None:
+    """MUSE ``baselines/baselines/dataset.py`` l. 52-72: the ``.txt`` corpus (texts joined with
+    "\\n\\n") in consecutive blocks, a short last block filled with the first block's tokens;
+    block − 2 tokens each here (the trainer adds BOS and EOS)."""
+    tok = train_tokenizer([_story(i) for i in range(9)], vocab_size=300)
+    tok.save_pretrained(tmp_path / "tok")
+    root = build_muse(tmp_path / "muse")
+    data = muse.load(
+        _cfg(root, "benchmark.pack_tokens=16", f"benchmark.pack_tokenizer={tmp_path / 'tok'}")
+    )
+    ids = tok("\n\n".join(_story(i) for i in range(3)), add_special_tokens=False)["input_ids"]
+    blocks = [ids[i : i + 14] for i in range(0, len(ids), 14)]
+    blocks[-1] = (blocks[-1] + blocks[0])[:14]
+    assert [r.text for r in data.forget] == [tok.decode(b) for b in blocks]
+    assert data.forget[0].id == "forget/block0" and data.retain[0].id == "retain/block0"
+    assert len(data.eval_sets["privleak_forget"].records) == 3  # eval sets are not packed
+    with pytest.raises(ObliviateError, match="needs benchmark.pack_tokenizer"):
+        muse.load(_cfg(root, "benchmark.pack_tokens=16"))
+
+
 def test_older_retain2_split_name_is_read(tmp_path: Path) -> None:
     data = muse.load(_cfg(build_muse(tmp_path / "old", retain_split="retain2_qa")))
     assert [r.answer for r in data.eval_sets["retain_knowmem"].records] == [
@@ -277,7 +297,9 @@ def test_hub_mode_reads_the_real_ids_revision_and_old_split(tmp_path, monkeypatc
         return datasets.Dataset.from_list([{"text": r} if isinstance(r, str) else r for r in rows])
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    cfg = load_config(CONFIGS / "muse_news.yaml", ["benchmark.revision=abc123"]).benchmark
+    cfg = load_config(
+        CONFIGS / "muse_news.yaml", ["benchmark.revision=abc123", "benchmark.pack_tokens=0"]
+    ).benchmark
     data = muse.load(cfg)
     assert {c[0] for c in calls} == {"muse-bench/MUSE-News"} and {c[3] for c in calls} == {"abc123"}
     assert ("muse-bench/MUSE-News", "knowmem", "retain_qa", "abc123") in calls

@@ -23,9 +23,9 @@ MUSE unlearns its released target (Llama-2-7B fine-tuned on the corpus; ``config
 ``finetune.enabled=false``). For the tiny offline model ``finetune`` stands in for that
 fine-tuning: the raw forget, retain and fold texts, the privleak forget / retain texts and the
 knowmem QA pairs in their eval prompt (never a holdout text); the retain ("gold") model learns
-only the retain side. Texts are whole records cut at ``model.max_length``; MUSE's own trainer
-instead concatenates the ``.txt`` corpus and cuts it into ``max_len`` blocks
-(``baselines/baselines/dataset.py`` l. 52-72).
+only the retain side. Texts are whole records cut at ``model.max_length``, unless
+``benchmark.pack_tokens`` packs the forget and retain corpora into blocks of that many tokens
+as MUSE's trainer does (:func:`pack`; ``configs/muse_news.yaml``: 2048, Llama-2's tokenizer).
 
 Local copies (``benchmark.path``): the hub layout (``<config>/<split>.{json,jsonl,parquet}`` or
 the parquet export), which is also what MUSE's ``load_data.py`` writes into ``data/<corpus>/``
@@ -56,6 +56,9 @@ class MUSESettings:
     fold: str = ""  # MUSE forget set: "" (raw/forget) | scal/1..4 | sust/1..4 (News)
     # MUSE PrivLeak reference AUC; 0: MUSE's constant (a retain model evaluated in the run wins)
     auc_retrain: float = 0.0
+    # MUSE: > 0 packs the forget / retain corpora into blocks of this many tokens (MUSE 2048)
+    pack_tokens: int = 0
+    pack_tokenizer: str = ""  # MUSE: the tokenizer packing counts with (hub id or directory)
 
 
 CORPORA = {"news": "News", "books": "Books"}
@@ -191,6 +194,44 @@ def fold_texts(cfg: Any, repo: str) -> dict[str, list[Passage]]:
     return out
 
 
+def pack(texts: list[str], tokenizer: Any, block: int, prefix: str) -> list[Passage]:
+    """MUSE's training blocks (``baselines/baselines/dataset.py`` l. 52-72, a ``.txt`` corpus):
+    the texts joined with "\\n\\n" (as ``load_data.py`` l. 33 writes the ``.txt``), tokenised
+    without special tokens, cut into consecutive blocks; a short last block is filled up with
+    the first block's tokens (MUSE's rotation). MUSE's block is BOS + ``block − 1`` tokens; here
+    a block holds ``block − 2`` tokens so that the trainer's BOS + text + EOS is ``block`` long
+    (one text token fewer, an EOS more, and no BOS inside the rotated block). Each block is
+    decoded to a passage (re-tokenised by the trainer)."""
+    step = block - 2
+    ids = list(tokenizer("\n\n".join(texts), add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise ObliviateError(f"benchmark.pack_tokens: the {prefix} corpus has no tokens")
+    chunks = [ids[i : i + step] for i in range(0, len(ids), step)]
+    if len(chunks[-1]) < step:
+        chunks[-1] = (chunks[-1] + chunks[0])[:step]
+    return [Passage(tokenizer.decode(c), id=f"{prefix}/block{i}") for i, c in enumerate(chunks)]
+
+
+def pack_tokenizer(cfg: Any) -> Any:
+    """The tokenizer of ``benchmark.pack_tokenizer`` (required with ``pack_tokens``)."""
+    if cfg.pack_tokens < 16:
+        raise ObliviateError(f"benchmark.pack_tokens={cfg.pack_tokens}; accepted: 0 (off) or >= 16")
+    if not cfg.pack_tokenizer:
+        raise ObliviateError(
+            "benchmark.pack_tokens needs benchmark.pack_tokenizer (a hub id or tokenizer "
+            "directory; MUSE: meta-llama/Llama-2-7b-hf)"
+        )
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(cfg.pack_tokenizer)
+    except Exception as exc:  # network, auth, missing files: one readable error
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ObliviateError(
+            f"benchmark.pack_tokenizer={cfg.pack_tokenizer!r} could not be loaded: {first}"
+        ) from None
+
+
 def _dedupe_text(records: list[Record]) -> list[Record]:
     seen: set[str] = set()
     out = []
@@ -245,6 +286,11 @@ def load(cfg: Any) -> BenchmarkData:
                 f"benchmark.fold={cfg.fold!r}: {repo} has no {fold[0]}/forget_{fold[1]}"
             )
         forget = list(folds[key])
+    retain: list[Record] = list(raw["retain1"])
+    if cfg.pack_tokens:  # MUSE's trainer's blocks (the stand-in fine-tuning keeps whole texts)
+        tok = pack_tokenizer(cfg)
+        forget = list(pack([r.text for r in forget], tok, cfg.pack_tokens, "forget"))  # type: ignore[union-attr]
+        retain = list(pack([r.text for r in retain], tok, cfg.pack_tokens, "retain"))  # type: ignore[union-attr]
     holdout = {p.text for p in [*raw["holdout"], *privleak["holdout"]]}
     fold_pool = [p for recs in folds.values() for p in recs if p.text not in holdout]
     knowmem_train = [_as_training(r, icl["forget"]) for r in knowmem_forget]
@@ -265,7 +311,7 @@ def load(cfg: Any) -> BenchmarkData:
         finetune=finetune,
         finetune_retain=_dedupe_text([*retain_side, *retain_train]),
         forget=forget,
-        retain=list(raw["retain1"]),
+        retain=retain,
         eval_sets={name: EvalSet(name, recs) for name, recs in eval_sets.items()},
         extras={
             "corpus": corpus,
