@@ -5,7 +5,7 @@ obliviate finetune|unlearn|eval [CONFIG.yaml] [key=value ...]
 obliviate report RUN_DIR [RUN_DIR ...]
 obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -> localize/region.json
 obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
-obliviate sweep scal|sust [CONFIG.yaml] [key=value ...] [--folds 1,2]  MUSE fold studies
+obliviate sweep scal|sust|epochs [CONFIG.yaml] [key=value ...] [--folds 1,2]  MUSE studies
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
@@ -118,7 +118,8 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     from .sweep import parse_folds, run_sweep, sweep_table
 
     path, overrides = _split_config(ns.args)
-    print(sweep_table(run_sweep(ns.kind, path, overrides, parse_folds(ns.folds))))
+    folds = parse_folds(ns.folds, ns.kind)
+    print(sweep_table(run_sweep(ns.kind, path, overrides, folds, ns.knowmem_max)))
     return 0
 
 
@@ -212,10 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="markdown table of one or more run directories")
     p.add_argument("run_dirs", nargs="+")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("sweep", help="MUSE scalability / sustainability: one run per fold")
-    p.add_argument("kind", choices=["scal", "sust"])
+    p = sub.add_parser("sweep", help="MUSE scal / sust / checkpoint choice: one run per fold")
+    p.add_argument("kind", choices=["scal", "sust", "epochs"])
     p.add_argument("args", nargs="*", help=help_cfg)
-    p.add_argument("--folds", default="1,2,3,4", help="comma-separated folds 1-4")
+    p.add_argument("--folds", default="1,2,3,4", help="folds 1-4, or epoch counts (epochs)")
+    p.add_argument("--knowmem-max", type=float, help="epochs: the retrained model's KnowMem on D_f")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("list", help="list methods, benchmarks or metrics")
     p.add_argument("what", choices=["methods", "benchmarks", "metrics"])

@@ -13,6 +13,11 @@ swj0419/muse_bench ``baselines/scripts/unlearn_news_scal.sh``, ``unlearn_news_su
   is the previous fold's row); PrivLeak's reference AUC stays the first fold's retain model's
   (``benchmark.auc_retrain``) when that fold evaluated one.
 
+``epochs`` is MUSE's checkpoint choice (``baselines/scripts``: 10 epochs, a checkpoint each,
+the first whose KnowMem on D_f is at or below the retrained model's): one run per epoch count
+(``unlearn.epochs=<k>``, sharing the first run's target), stopping at the first that qualifies
+(``--knowmem-max``, default the run's retain model's); the folds are epoch counts.
+
 After every fold the unlearned model's MUSE columns (VerbMem / KnowMem on the forget set,
 PrivLeak, KnowMem on the retain set = utility) go into ``<run.name>_<kind>/sweep.json`` and
 ``sweep.md``, after the first fold's target row.
@@ -29,16 +34,20 @@ from .io import write_atomic, write_json
 from .pipeline import Run
 from .run_dir import release_lock
 
-KINDS = ("scal", "sust")
+KINDS = ("scal", "sust", "epochs")
 COLUMNS = ("forget_verbmem", "forget_knowmem", "privleak", "retain_knowmem")
 
 
-def parse_folds(spec: str) -> list[int]:
-    """``"1,2"`` -> [1, 2]; folds 1-4, each once, in the order given."""
+def parse_folds(spec: str, kind: str = "scal") -> list[int]:
+    """``"1,2"`` -> [1, 2]: folds 1-4 (scal, sust) or increasing epoch counts (epochs)."""
     try:
         folds = [int(x) for x in spec.split(",") if x.strip()]
     except ValueError:
         folds = []
+    if kind == "epochs":
+        if not folds or folds[0] < 1 or any(b <= a for a, b in zip(folds, folds[1:])):
+            raise ObliviateError(f"--folds {spec!r}: accepted: increasing epoch counts, e.g. 1,2,3")
+        return folds
     if not folds or any(not 1 <= k <= 4 for k in folds) or len(set(folds)) != len(folds):
         raise ObliviateError(f"--folds {spec!r}: accepted: distinct fold numbers 1-4, e.g. 1,2")
     return folds
@@ -47,6 +56,9 @@ def parse_folds(spec: str) -> list[int]:
 def fold_overrides(kind: str, k: int, name: str, first: Path | None, prev: Path | None,
                    auc: float | None) -> list[str]:  # fmt: skip
     """The overrides of fold ``k`` on top of the user's (see the module docstring)."""
+    if kind == "epochs":
+        out = [f"unlearn.epochs={k}", f"run.name={name}_epochs{k}"]
+        return out + ([f"run.base_run={first}"] if first is not None else [])
     out = [f"benchmark.fold={kind}/{k}", f"run.name={name}_{kind}{k}"]
     if kind == "scal" and first is not None:
         out.append(f"run.base_run={first}")
@@ -59,16 +71,23 @@ def fold_overrides(kind: str, k: int, name: str, first: Path | None, prev: Path 
 
 
 def run_sweep(
-    kind: str, path: str | None, overrides: list[str], folds: list[int]
+    kind: str,
+    path: str | None,
+    overrides: list[str],
+    folds: list[int],
+    knowmem_max: float | None = None,
 ) -> dict[str, Any]:
-    """Run the folds of ``kind`` and write ``sweep.json`` / ``sweep.md``; returns the sweep."""
+    """Run the folds of ``kind`` and write ``sweep.json`` / ``sweep.md``; returns the sweep.
+
+    ``epochs``: stop at the first epoch count whose KnowMem on D_f is at most ``knowmem_max``
+    (default: the retain model's, evaluated in the first run), recorded as ``chosen``."""
     if kind not in KINDS:
         raise ObliviateError(f"sweep {kind!r}: accepted: {', '.join(KINDS)}")
     cfg = load_config(path, overrides)
     if cfg.benchmark.name != "muse":
         raise ObliviateError(
-            f"obliviate sweep {kind}: benchmark.name={cfg.benchmark.name!r}; the scal / sust "
-            "folds are MUSE-News's (benchmark.name=muse)"
+            f"obliviate sweep {kind}: benchmark.name={cfg.benchmark.name!r}; the sweeps are "
+            "MUSE's (benchmark.name=muse)"
         )
     name = cfg.run.name or f"{cfg.benchmark.name}_{cfg.unlearn.method}"
     out_dir = Path(cfg.run.out_dir).expanduser()
@@ -76,6 +95,7 @@ def run_sweep(
     prev: Path | None = None
     auc: float | None = None
     rows: list[dict[str, Any]] = []
+    chosen: int | None = None
     for k in folds:
         fold_cfg = load_config(path, [*overrides, *fold_overrides(kind, k, name, first, prev, auc)])
         run = Run(fold_cfg)
@@ -92,7 +112,22 @@ def run_sweep(
         release_lock(run.dir)
         first = first or run.dir
         prev = run.dir
+        if kind == "epochs":
+            if knowmem_max is None:
+                knowmem_max = models.get("retain", {}).get("forget_knowmem")
+            if knowmem_max is None:
+                raise ObliviateError(
+                    "obliviate sweep epochs: --knowmem-max (the retrained model's KnowMem on D_f, "
+                    "x100) or a retain model evaluated in the run (finetune.retain_model=true, "
+                    "eval.sets with forget_knowmem) is needed"
+                )
+            value = models["unlearned"].get("forget_knowmem")
+            if value is not None and value <= knowmem_max:
+                chosen = k  # MUSE: the first checkpoint at or below the retrained model
+                break
     sweep = {"kind": kind, "folds": folds, "rows": rows}
+    if kind == "epochs":
+        sweep |= {"knowmem_max": knowmem_max, "chosen": chosen}
     target = out_dir / f"{name}_{kind}"
     target.mkdir(parents=True, exist_ok=True)
     write_json(target / "sweep.json", sweep)
@@ -104,11 +139,16 @@ def sweep_table(sweep: dict[str, Any]) -> str:
     """Markdown: one row per fold (after the target), MUSE's four columns."""
     from .eval.suites.muse import LABELS
 
-    title = {"scal": "scalability (nested folds)", "sust": "sustainability (sequential folds)"}
+    title = {"scal": "scalability (nested folds)", "sust": "sustainability (sequential folds)",
+             "epochs": "checkpoint choice (unlearn.epochs)"}  # fmt: skip
     head = "| fold | model | |D_f| | " + " | ".join(LABELS[c] for c in COLUMNS) + " |"
     lines = [f"# MUSE {title[sweep['kind']]}", "", head, "|---|---|---|" + "---|" * len(COLUMNS)]
     for row in sweep["rows"]:
         cells = [f"{row[c]:.2f}" if isinstance(row.get(c), float) else "–" for c in COLUMNS]
         size = str(row.get("forget_size", "–"))
         lines.append(f"| {row['fold']} | {row['model']} | {size} | " + " | ".join(cells) + " |")
+    if sweep["kind"] == "epochs":
+        pick = sweep.get("chosen")
+        lines += ["", f"Chosen (first with KnowMem on D_f <= {sweep.get('knowmem_max')}): "
+                  + (f"unlearn.epochs={pick}" if pick is not None else "none")]  # fmt: skip
     return "\n".join([*lines, ""])

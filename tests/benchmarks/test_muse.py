@@ -308,3 +308,29 @@ def test_hub_mode_reads_the_real_ids_revision_and_old_split(tmp_path, monkeypatc
     assert len(data.eval_sets["retain_knowmem"].records) == 2
     assert data.extras["folds"] == {**{f"scal/{k}": k + 1 for k in range(1, 5)},
                                     **{f"sust/{k}": 2 for k in range(1, 5)}}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_epochs_sweep_picks_the_first_checkpoint_at_the_threshold(tmp_path: Path) -> None:
+    """MUSE's checkpoint rule (``baselines/scripts/unlearn_news.sh``: 10 epochs, one checkpoint
+    each; the first whose KnowMem on D_f <= the retrained model's): one run per epoch count."""
+    from obliviate.sweep import parse_folds, run_sweep
+
+    root = build_muse(tmp_path / "muse")
+    overrides = [f"benchmark.path={root}", f"run.out_dir={tmp_path}", "run.name=e",
+                 "model.tiny_preset=nano", "model.tokenizer_vocab=400", "model.max_length=256",
+                 "finetune.epochs=2", "finetune.retain_model=false", "unlearn.batch_size=4",
+                 "eval.models=[target,unlearned]", "eval.sets=[forget_knowmem]"]  # fmt: skip
+    none = run_sweep("epochs", str(CONFIGS / "muse.yaml"), overrides, [1, 2], knowmem_max=-1.0)
+    assert [r["fold"] for r in none["rows"]] == [0, 1, 2] and none["chosen"] is None
+    logs = [json.loads((tmp_path / f"e_epochs{k}/stages/unlearn.json").read_text()) for k in (1, 2)]
+    assert logs[1]["training"]["steps"] == 2 * logs[0]["training"]["steps"]
+    first = run_sweep("epochs", str(CONFIGS / "muse.yaml"), overrides, [1, 2], knowmem_max=1e3)
+    assert first["chosen"] == 1 and [r["fold"] for r in first["rows"]] == [0, 1]  # stops there
+    assert (
+        "Chosen (first with KnowMem on D_f <= 1000.0): unlearn.epochs=1"
+        in (tmp_path / "e_epochs" / "sweep.md").read_text()
+    )
+    assert parse_folds("1,2,5", "epochs") == [1, 2, 5]
+    with pytest.raises(ObliviateError, match="increasing epoch counts"):
+        parse_folds("2,1", "epochs")
