@@ -7,6 +7,7 @@ obliviate config [CONFIG.yaml] [key=value ...] [--keys]   the resolved config, o
 obliviate push RUN_DIR --repo ID [--model unlearned] [--dry-run]   a model + card to the hub
 obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -> localize/region.json
 obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
+obliviate sweep scal|sust|epochs [CONFIG.yaml] [key=value ...] [--folds 1,2]  MUSE studies
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
@@ -164,6 +165,15 @@ def cmd_push(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    from .sweep import parse_folds, run_sweep, sweep_table
+
+    path, overrides = _split_config(ns.args)
+    folds = parse_folds(ns.folds, ns.kind)
+    print(sweep_table(run_sweep(ns.kind, path, overrides, folds, ns.knowmem_max)))
+    return 0
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     if ns.what == "methods":
         from .methods import METHODS
@@ -281,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the files; contact nothing")
     p.add_argument("--private", action="store_true", help="create the repository private")
     p.set_defaults(func=cmd_push)
+    p = sub.add_parser("sweep", help="MUSE scal / sust / checkpoint choice: one run per fold")
+    p.add_argument("kind", choices=["scal", "sust", "epochs"])
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.add_argument("--folds", default="1,2,3,4", help="folds 1-4, or epoch counts (epochs)")
+    p.add_argument("--knowmem-max", type=float, help="epochs: the retrained model's KnowMem on D_f")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("list", help="list methods, benchmarks or metrics")
     p.add_argument("what", choices=["methods", "benchmarks", "metrics"])
     p.set_defaults(func=cmd_list)

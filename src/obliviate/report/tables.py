@@ -136,6 +136,17 @@ def flag_notes(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return notes
 
 
+def suite_notes(benchmark: str, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Lines under the table from the suite's ``report_notes(rows)``, where it has one."""
+    from ..benchmarks import BENCHMARKS
+    from ..eval.suites import get_suite
+
+    if benchmark not in BENCHMARKS:  # a benchmark whose module is not imported
+        return []
+    notes = getattr(get_suite(BENCHMARKS[benchmark].suite), "report_notes", None)
+    return list(notes(rows)) if notes is not None else []
+
+
 def load_metrics(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
@@ -269,6 +280,8 @@ def _markdown(tables: list[Table], warning: str, run_dirs: list[Path]) -> str:
     for t in tables:
         lines += [t.title, "", markdown_table(t.pairs, t.columns, t.labels), ""]
         if notes := flag_notes(t.pairs):
+            lines += [*notes, ""]
+        if notes := suite_notes(t.benchmark, t.pairs):  # a suite's own lines (``report_notes``)
             lines += [*notes, ""]
     if len(run_dirs) == 1:
         timings = tables[0].rows[0][1].metrics.get("timings") if tables[0].rows else None
