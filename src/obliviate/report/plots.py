@@ -8,7 +8,7 @@
   knowledge column), y = forgetting (``forget_quality``, else the first forget column);
 - per-set metric bars (``metrics.png``): the headline columns, one bar per model.
 
-matplotlib is imported lazily (the optional extra ``plots``, ``pip install 'obliviate[plots]'``)
+matplotlib (a dependency) is imported lazily
 with its Agg canvas only (no pyplot, no global backend change); without it the CSVs are still
 written and :func:`have_matplotlib` says why the PNGs are not.
 """

@@ -301,7 +301,7 @@ def plot_section(run_dir: Path) -> list[str]:
             return []
         names = ", ".join(f"plots/{p.name}" for p in csvs)
         return ["## Plots", "", f"The plotted numbers: {names} (the PNGs need matplotlib: "
-                "pip install 'obliviate[plots]').", ""]  # fmt: skip
+                "pip install matplotlib).", ""]  # fmt: skip
     lines = ["## Plots", ""]
     for p in pngs:
         lines += [f"![{p.stem.replace('_', ' ')}](plots/{p.name}) (numbers: plots/{p.stem}.csv)",
