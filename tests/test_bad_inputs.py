@@ -471,8 +471,8 @@ def test_partial_overlap_is_a_note_with_the_count(world: World, capsys) -> None:
 def test_the_python_api_checks_the_data_before_any_model(world: World) -> None:
     """``Run(cfg).run_all()`` (the README's snippet) refuses forget == retain as the CLI does,
     before fine-tuning: no model directory is written."""
-    from obliviate.pipeline import Run
     from obliviate.config import load_config
+    from obliviate.pipeline import Run
 
     args = _run(
         world, "run.name=api-same", world.kb("api-same", _copy("retain.jsonl", "forget.jsonl"))

@@ -92,7 +92,7 @@ def test_unknown_benchmark_and_preset():
     with pytest.raises(ObliviateError) as err:
         load_config(None, ["benchmark.name=tofuu"])
     assert str(err.value) == (
-        "benchmark.name='tofuu' is unknown; accepted: knowundo, rwku, synthkb, tofu "
+        "benchmark.name='tofuu' is unknown; accepted: knowundo, muse, rwku, synthkb, tofu, wmdp "
         "(did you mean 'tofu'?)"
     )
     with pytest.raises(ObliviateError) as err:

@@ -4,7 +4,7 @@ Importing the package imports every component that owns a config section or a co
 (:mod:`obliviate.config`), so :func:`obliviate.config.load_config` sees the whole schema.
 """
 
-from . import benchmarks, checks, formatting, methods, training  # noqa: F401
+from . import benchmarks, checks, formatting, methods, tracking, training  # noqa: F401
 from .attacks import settings as _attack_settings  # noqa: F401
 from .eval import settings as _eval_settings  # noqa: F401
 from .generate import settings as _generate_settings  # noqa: F401

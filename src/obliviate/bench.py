@@ -283,4 +283,7 @@ def bench_methods(
     out_path = Path(out) if out else out_dir / f"{prefix}methods.md"
     write_atomic(out_path, table + "\n")
     write_json(out_path.with_suffix(".json"), {"base_run": str(base_dir), "rows": rows})
+    from .report.plots import bench_frontier
+
+    bench_frontier(rows, base_metrics, out_path.parent, f"{out_path.stem}_frontier")
     return table

@@ -2,10 +2,13 @@
 
 obliviate run [CONFIG.yaml] [key=value ...]      fine-tune, unlearn, evaluate, report
 obliviate finetune|unlearn|eval [CONFIG.yaml] [key=value ...]
-obliviate report RUN_DIR [RUN_DIR ...]
+obliviate report RUN_DIR [RUN_DIR ...] [--format md|csv|json|latex] [--metrics all|GLOB,...]
+obliviate config [CONFIG.yaml] [key=value ...] [--keys]   the resolved config, or every key
+obliviate push RUN_DIR --repo ID [--model unlearned] [--dry-run]   a model + card to the hub
 obliviate localize [CONFIG.yaml] [key=value ...]  MemFlex region of the target -> localize/region.json
 obliviate augment|invert|corpus [CONFIG.yaml] [key=value ...]  ReLearn / MEOW / RWKU data -> generated/
 obliviate attack [CONFIG.yaml] [attack.kinds=[relearn,quantize,prompt,latent] ...]  robustness attacks -> attacks/
+obliviate sweep scal|sust|epochs [CONFIG.yaml] [key=value ...] [--folds 1,2]  MUSE studies
 obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
@@ -53,7 +56,26 @@ def _open(args: list[str], check: bool = True):
     return rd, RunModels(rd)
 
 
+def _dry_run(ns: argparse.Namespace) -> bool:
+    """``--dry-run``: print the plan of the command (:func:`obliviate.config_keys.plan`)."""
+    if not getattr(ns, "dry_run", False):
+        return False
+    from .config_keys import plan
+
+    print(plan(_load(ns.args), ns.command))
+    return True
+
+
+def _after_stage(rd: RunDir) -> None:
+    """Model cards in the model directories a stage command saved (:mod:`.model_card`)."""
+    from .model_card import write_cards
+
+    write_cards(rd)
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
+    if _dry_run(ns):
+        return 0
     rd, models = _open(ns.args)
     metrics = run_all(rd, models)
     print((rd.dir / "report.md").read_text())
@@ -62,6 +84,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def cmd_stage(ns: argparse.Namespace) -> int:
+    if _dry_run(ns):
+        return 0
     rd, models = _open(ns.args)
     cfg = rd.cfg
     if ns.command == "finetune":
@@ -72,6 +96,8 @@ def cmd_stage(ns: argparse.Namespace) -> int:
             print(f"finetune {role}: {i['training']}")
     elif ns.command == "unlearn":
         print(f"unlearn {cfg.unlearn.method}: {stage_unlearn(rd, models)['training']}")
+    if ns.command != "eval":
+        _after_stage(rd)
     else:
         results = stage_eval(rd, models)
         write_metrics(rd, results, recorded_stage_info(rd), sum(rd.timings.values()))
@@ -119,9 +145,44 @@ def cmd_attack(ns: argparse.Namespace) -> int:
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
-    from .report.tables import render_report
+    from .report.export import render
 
-    print(render_report([Path(d) for d in ns.run_dirs]))
+    dirs = [Path(d) for d in ns.run_dirs]
+    print(render(dirs, ns.metrics, ns.format))
+    if ns.plots:
+        from .report.plots import comparison_plots
+        from .report.tables import build_tables
+
+        paths = comparison_plots(build_tables(dirs, ns.metrics)[0], Path(ns.plots))
+        print(f"plots: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
+def cmd_config(ns: argparse.Namespace) -> int:
+    from .config import to_yaml
+
+    if ns.keys:
+        from .config_keys import render_keys
+
+        print(render_keys(ns.section + "." if ns.section else ""))
+        return 0
+    print(to_yaml(_load(ns.args)), end="")
+    return 0
+
+
+def cmd_push(ns: argparse.Namespace) -> int:
+    from .push import push
+
+    print(push(Path(ns.run_dir), ns.repo, ns.model, ns.dry_run, ns.private))
+    return 0
+
+
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    from .sweep import parse_folds, run_sweep, sweep_table
+
+    path, overrides = _split_config(ns.args)
+    folds = parse_folds(ns.folds, ns.kind)
+    print(sweep_table(run_sweep(ns.kind, path, overrides, folds, ns.knowmem_max)))
     return 0
 
 
@@ -195,16 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="obliviate", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     help_cfg = "optional config YAML, then key=value overrides (e.g. unlearn.method=gd)"
-    p = sub.add_parser("run", help="fine-tune, unlearn, evaluate and report")
+    keys_help = "every key, its type, default and doc: `obliviate config --keys`"
+    dry = "print the plan (stages run or reused, models, sets, estimated passes); run nothing"
+    p = sub.add_parser("run", help="fine-tune, unlearn, evaluate and report", epilog=keys_help)
     p.add_argument("args", nargs="*", help=help_cfg)
+    p.add_argument("--dry-run", action="store_true", help=dry)
     p.set_defaults(func=cmd_run)
+    reads = {"finetune": "run, benchmark, model, finetune",
+             "unlearn": "run, benchmark, model, finetune, unlearn, generate",
+             "eval": "every section (missing stages run first)"}  # fmt: skip
     for name, text in [
         ("finetune", "fine-tune the target (and retain) model"),
         ("unlearn", "unlearn the target model"),
         ("eval", "evaluate the run's models and write metrics.json"),
     ]:
-        p = sub.add_parser(name, help=text)
+        epilog = f"reads the config sections: {reads[name]}; {keys_help} (--section NAME: one)"
+        p = sub.add_parser(name, help=text, epilog=epilog)
         p.add_argument("args", nargs="*", help=help_cfg)
+        p.add_argument("--dry-run", action="store_true", help=dry)
         p.set_defaults(func=cmd_stage)
     p = sub.add_parser("localize", help="MemFlex localisation: write the region to the run dir")
     p.add_argument("args", nargs="*", help=help_cfg)
@@ -216,9 +285,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("attack", help="robustness attacks on a finished run (attacks/<kind>/)")
     p.add_argument("args", nargs="*", help=help_cfg)
     p.set_defaults(func=cmd_attack)
-    p = sub.add_parser("report", help="markdown table of one or more run directories")
+    p = sub.add_parser("report", help="table of one or more run directories (md/csv/json/latex)")
     p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--format", default="md", choices=["md", "csv", "json", "latex"])
+    p.add_argument(
+        "--metrics",
+        default="headline",
+        help="headline (the suite's columns), all, or comma-separated globs (forget/*)",
+    )
+    p.add_argument("--plots", help="write the comparison's frontier and metric bars here")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("config", help="print the resolved config YAML (--keys: every key)")
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.add_argument("--keys", action="store_true", help="every key with type, default, doc line")
+    p.add_argument("--section", default="", help="--keys of one section only (e.g. unlearn)")
+    p.set_defaults(func=cmd_config)
+    p = sub.add_parser("push", help="upload a run's model directory and its card to the hub")
+    p.add_argument("run_dir")
+    p.add_argument("--repo", required=True, help="hub repository id, e.g. me/tofu-npo")
+    p.add_argument("--model", default="unlearned", help="models/<MODEL> (e.g. unlearned_lora)")
+    p.add_argument("--dry-run", action="store_true", help="list the files; contact nothing")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.set_defaults(func=cmd_push)
+    p = sub.add_parser("sweep", help="MUSE scal / sust / checkpoint choice: one run per fold")
+    p.add_argument("kind", choices=["scal", "sust", "epochs"])
+    p.add_argument("args", nargs="*", help=help_cfg)
+    p.add_argument("--folds", default="1,2,3,4", help="folds 1-4, or epoch counts (epochs)")
+    p.add_argument("--knowmem-max", type=float, help="epochs: the retrained model's KnowMem on D_f")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("list", help="list methods, benchmarks or metrics")
     p.add_argument("what", choices=["methods", "benchmarks", "metrics"])
     p.set_defaults(func=cmd_list)

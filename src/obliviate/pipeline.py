@@ -91,7 +91,17 @@ def write_metrics(
         "environment": environment(rd.cfg.run.seed),
     }
     distributed.on_main(_write, rd.dir, metrics)  # rank 0 writes; the others wait
+    publish(rd, metrics)
     return metrics
+
+
+def publish(rd: RunDir, metrics: dict[str, Any]) -> None:
+    """Model cards with the metrics (:mod:`.model_card`) and ``run.report_to``'s trackers."""
+    from .model_card import write_cards
+    from .tracking import report_run
+
+    write_cards(rd, metrics)
+    distributed.on_main(report_run, rd, metrics)
 
 
 def environment(seed: int) -> dict[str, Any]:
@@ -119,7 +129,10 @@ def environment(seed: int) -> dict[str, Any]:
 
 
 def _write(run_dir: Path, metrics: dict[str, Any]) -> None:
+    from .report.plots import run_plots
+
     write_json(run_dir / "metrics.json", metrics)
+    run_plots(run_dir, metrics)  # plots/ first: the report embeds them
     write_report(run_dir)
 
 

@@ -50,6 +50,7 @@ from . import distributed
 from .benchmarks import load_benchmark
 from .config import Config, fingerprint, to_dict, to_yaml
 from .errors import ObliviateError
+from .formatting import chat_settings
 from .generate.store import generated_fingerprint
 from .io import (
     artifact_entries,
@@ -402,8 +403,6 @@ class RunDir:
         data = [self.data.hash("tokenizer")] if self.is_tiny else []
         model = to_dict(self.cfg)["model"]
         if self.cfg.eval.protocol == "ou" and self.cfg.benchmark.name == "tofu":
-            from .run_models import chat_settings  # open-unlearning's chat settings (resolved)
-
             model["system_prompt"], model["template_args"] = chat_settings(self.cfg)
         for key in ("system_prompt", "template_args"):  # keys added later, at values that
             if not model.get(key):  # change nothing, keep earlier run dirs reusable

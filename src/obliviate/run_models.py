@@ -11,27 +11,10 @@ from typing import Any
 import torch
 
 from .distributed import local_device
-from .formatting import Formatter
+from .formatting import Formatter, chat_settings
 from .models.loading import check_max_length, load_pretrained
 from .models.scope import is_adapter_dir, load_adapter_model
 from .run_dir import MODEL_ROLES, RunDir
-
-# open-unlearning's TOFU chat settings (configs/model/Llama-3.2-1B-Instruct.yaml and
-# Llama-3.1-8B-Instruct.yaml, ``template_args``; src/data/utils.py preprocess_chat_instance)
-OU_SYSTEM_PROMPT = "You are a helpful assistant."
-OU_TEMPLATE_ARGS = {"date_string": "10 Apr 2025"}
-
-
-def chat_settings(cfg: Any) -> tuple[str, dict[str, str]]:
-    """(system prompt, chat template variables) of the run: ``model.system_prompt`` and
-    ``model.template_args``; under ``eval.protocol=ou`` on TOFU, open-unlearning's system line
-    and ``date_string`` where those keys are unset (its models render their chat template with
-    them in fine-tuning, unlearning and evaluation alike)."""
-    system, args = cfg.model.system_prompt, dict(cfg.model.template_args)
-    if cfg.eval.protocol == "ou" and cfg.benchmark.name == "tofu":
-        system = system or OU_SYSTEM_PROMPT
-        args = {**OU_TEMPLATE_ARGS, **args}
-    return system, args
 
 
 def default_device() -> torch.device:

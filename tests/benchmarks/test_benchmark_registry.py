@@ -10,7 +10,7 @@ from obliviate.eval.suites import SUITES, get_suite
 
 
 def test_every_benchmark_has_a_loader_and_a_registered_suite() -> None:
-    assert set(BENCHMARKS) == {"synthkb", "tofu", "knowundo", "rwku"}
+    assert set(BENCHMARKS) == {"synthkb", "tofu", "knowundo", "rwku", "muse", "wmdp"}
     for name, info in BENCHMARKS.items():
         assert info.name == name and info.description
         assert info.suite in SUITES and get_suite(info.suite).name == info.suite

@@ -157,7 +157,7 @@ def test_end_to_end_and_forget_quality_from_a_previous_run(tofu_dir: Path, tmp_p
         rouge = sum(r["rouge_l_recall"] for r in retain) / len(retain)
         assert m["retain/rouge_l_recall"] == pytest.approx(rouge), role
     report = (run.dir / "report.md").read_text()
-    assert "| model | Forget Quality | Model Utility | Forget TR |" in report
+    assert "| model | Forget Quality ↑ | Model Utility ↑ | Forget TR |" in report
     # forget quality of a second run against the first run's retain model, read from its dir
     cfg2 = load_config(common[0], [*common[1], "run.name=second", f"run.base_run={run.dir}",
                                    f"eval.retain_tr_file={run.dir}", "finetune.retain_model=false",

@@ -29,6 +29,8 @@ SETS = {
     "tofu": ["forget", "holdout", "retain", "real_authors", "world_facts"],
     "knowundo": ["unlearn_val", "retention_val"],
     "rwku": ["forget_fb", "neighbor_qa", "mia_forget", "mia_retain"],
+    "muse": ["forget_verbmem"],  # MUSE and WMDP take no eval.metrics: only the error is checked
+    "wmdp": ["wmdp_bio"],
 }
 PASSAGES = {"mia_member", "mia_nonmember", "mia_forget", "mia_retain"}
 

@@ -90,6 +90,11 @@ def test_pipelines_run_on_the_local_backend(backend, nano_model, tokenizer, form
         and len(keep["real"]) == 2
         and keep["fake"] == keep["questions"] == []
     )
+    only = llm_corpus(backend, Target("Mara Kolb", ""), 2, 3,
+                      Sampling(temperature=1.0, top_p=0.9, max_tokens=6), refusal,
+                      corpora=("positive",))  # fmt: skip
+    assert len(only["real"]) == 2 and only["fake"] == only["questions"] == []
+    assert set(corpus_files([only], ("positive",))) == {"train_positive"}
     files = corpus_files([corpus, keep])
     assert [r["subject"] for r in files["train_retain"]] == ["Ivo Lund"] * 2
     assert {r["subject"] for name, rows in files.items() if name != "train_retain"

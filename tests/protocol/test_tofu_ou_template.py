@@ -17,9 +17,8 @@ from dataclasses import replace
 import pytest
 
 from obliviate.config import load_config
-from obliviate.formatting import IGNORE_INDEX, Formatter
+from obliviate.formatting import IGNORE_INDEX, Formatter, chat_settings
 from obliviate.models.loading import ensure_pad
-from obliviate.run_models import chat_settings
 from tests.chat_families import FAMILIES, build_tokenizer
 
 # Llama-3.2-Instruct's system block (the date lines), shortened: no tools branch

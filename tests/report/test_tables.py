@@ -48,11 +48,12 @@ QUICKSTART = {
                 "eval_unlearned": 2.142, "total_this_invocation": 94.359},
 }  # fmt: skip
 
-# report.md of that run, as `obliviate run configs/quickstart.yaml` wrote it
+# report.md of that run, as `obliviate run configs/quickstart.yaml` wrote it (headers: readable
+# names with the better direction, issue 17)
 QUICKSTART_REPORT = """\
 # synthkb_npo: synthkb, method npo
 
-| model | forget/rouge_l_recall | forget_val/rouge_l_recall | retain/rouge_l_recall | neighbor/rouge_l_recall | world/rouge_l_recall | forget/prob | forget/truth_ratio | forget_quality | model_utility |
+| model | forget ROUGE-L recall ↓ | forget val ROUGE-L recall ↓ | retain ROUGE-L recall ↑ | neighbor ROUGE-L recall ↑ | world ROUGE-L recall ↑ | forget prob. ↓ | forget truth ratio | forget quality ↑ | model utility ↑ |
 |---|---|---|---|---|---|---|---|---|---|
 | target (fine-tuned) | 0.991 | 1.000 | 0.994 | 1.000 | 1.000 | 0.976 | 0.586 | 6.94e-08 | 0.694 |
 | retain (gold) | 0.435 | 0.442 | 0.971 | 0.968 | 0.938 | 0.013 | 0.743 | 1.000 | 0.659 |

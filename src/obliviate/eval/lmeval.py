@@ -31,6 +31,30 @@ def _import_lm_eval():
     return lm_eval, HFLM, TaskManager
 
 
+OFFLINE_NAMES = ("Connection", "Offline", "Timeout", "EntryNotFound", "NotCached")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it came from) says the hub could not be reached:
+    ``ConnectionError`` (datasets' "Couldn't reach ... on the Hub"), huggingface_hub's
+    ``OfflineModeIsEnabled`` / ``LocalEntryNotFoundError``, a timeout."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionError | TimeoutError):
+            return True
+        if any(n in t.__name__ for t in type(cur).__mro__ for n in OFFLINE_NAMES):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def flatten_results(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     """lm-eval ``results`` ({task: {"acc,none": x, "acc_stderr,none": s, "alias": ...}}) as
     ``lmeval/<task>/<metric>`` numbers; the ``none`` filter is left out of the name."""
@@ -61,15 +85,25 @@ def run_lm_eval(model: torch.nn.Module, tokenizer, cfg: Any, device: torch.devic
         )
     was_training = model.training
     lm = hflm(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=str(device))
-    out = lm_eval.simple_evaluate(
-        model=lm,
-        tasks=list(cfg.tasks),
-        num_fewshot=None if cfg.num_fewshot < 0 else cfg.num_fewshot,
-        limit=cfg.limit or None,
-        task_manager=manager,
-        log_samples=False,
-        bootstrap_iters=0,
-    )
+    try:
+        out = lm_eval.simple_evaluate(
+            model=lm,
+            tasks=list(cfg.tasks),
+            num_fewshot=None if cfg.num_fewshot < 0 else cfg.num_fewshot,
+            limit=cfg.limit or None,
+            task_manager=manager,
+            log_samples=False,
+            bootstrap_iters=0,
+        )
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        raise ObliviateError(
+            f"eval.lm_eval.tasks={list(cfg.tasks)}: the task data could not be reached "
+            f"({first_line(exc)}); lm-eval reads each task's dataset from the hub: run once "
+            "online (the datasets cache keeps it), or point eval.lm_eval.include_path at task "
+            "YAMLs over local files (dataset_path: json, data_files)"
+        ) from None
     if was_training:
         model.train()
     if out is None:

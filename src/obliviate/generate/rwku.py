@@ -42,6 +42,7 @@ OPENINGS = (
     "Widely", "At", "Best known", "The", "Whether", "Long before", "Ever since", "Beyond",
     "Despite", "By",
 )  # fmt: skip
+CORPUS_KINDS = ("positive", "negative", "pair", "refusal")  # the files `obliviate corpus` writes
 PAIR_SAMPLING = Sampling(temperature=1.0, top_p=0.9, max_tokens=512)
 REFUSAL_SAMPLING = Sampling(temperature=0.6, top_p=0.9, max_tokens=50)
 _FABRICATED = re.compile(
@@ -95,6 +96,57 @@ def first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
+@dataclass(frozen=True)
+class CorpusJob:
+    """One target of :func:`llm_corpora`: ``n_pairs`` biographies; ``retain``: a retain
+    subject (real biographies only)."""
+
+    target: Target
+    n_pairs: int
+    retain: bool = False
+
+
+def llm_corpora(
+    backend: Backend,
+    jobs: Sequence[CorpusJob],
+    n_questions: int,
+    pair_sampling: Sampling = PAIR_SAMPLING,
+    refusal_sampling: Sampling = REFUSAL_SAMPLING,
+    corpora: Sequence[str] = CORPUS_KINDS,
+) -> list[dict[str, Any]]:
+    """Every job's biographies and refusal questions, as far as ``corpora`` need them (fake
+    biographies for negative / pair, questions for refusal), one row per job (a retain job's
+    row has ``role`` = ``"retain"``). The conversations of all jobs go to the backend together,
+    one request list per pass over the openings (seed = ``pair_sampling.seed`` + the pass's
+    first opening index), so a local model decodes them in full batches."""
+    with_fake = bool({"negative", "pair"} & set(corpora))
+    rows: list[dict[str, Any]] = [
+        {"subject": j.target.subject, "intro": j.target.intro, "real": [], "fake": [],
+         "questions": [], **({"role": "retain"} if j.retain else {})}
+        for j in jobs
+    ]  # fmt: skip
+    for start in range(0, max((j.n_pairs for j in jobs), default=0), len(OPENINGS)):
+        convs, where = [], []  # where: (row, opening, real)
+        for row, job in zip(rows, jobs):
+            openings = OPENINGS[: max(0, min(len(OPENINGS), job.n_pairs - start))]
+            kinds = (True, False) if with_fake and not job.retain else (True,)
+            for real in kinds:
+                for s in openings:
+                    convs.append(pair_messages(job.target, s, real))
+                    where.append((row, s, real))
+        sampling = replace(pair_sampling, n=1, seed=pair_sampling.seed + start)
+        for (row, s, real), out in zip(where, backend.chat_many(convs, sampling)):
+            text = join_opening(s, out[0])
+            row["real" if real else "fake"].append(text if real else clean_fake(text))
+    asking = [(row, j) for row, j in zip(rows, jobs) if not j.retain]
+    if "refusal" in corpora and asking:
+        sampling = replace(refusal_sampling, n=n_questions)
+        outs = backend.chat_many([refusal_messages(j.target) for _, j in asking], sampling)
+        for (row, _), texts in zip(asking, outs):
+            row["questions"] = [q for q in (first_line(t) for t in texts) if q]
+    return rows
+
+
 def llm_corpus(
     backend: Backend,
     target: Target,
@@ -103,30 +155,19 @@ def llm_corpus(
     pair_sampling: Sampling = PAIR_SAMPLING,
     refusal_sampling: Sampling = REFUSAL_SAMPLING,
     retain: bool = False,
+    corpora: Sequence[str] = CORPUS_KINDS,
 ) -> dict[str, Any]:
-    """One target's biographies and refusal questions; ``retain``: a retain subject's real
-    biographies only (row ``role`` = ``"retain"``)."""
-    real: list[str] = []
-    fake: list[str] = []
-    kinds = (True,) if retain else (True, False)
-    for start in range(0, n_pairs, len(OPENINGS)):
-        openings = OPENINGS[: min(len(OPENINGS), n_pairs - start)]
-        sampling = replace(pair_sampling, n=1, seed=pair_sampling.seed + start)
-        convs = [pair_messages(target, s, r) for r in kinds for s in openings]
-        outs = [o[0] for o in backend.chat_many(convs, sampling)]
-        real += [join_opening(s, o) for s, o in zip(openings, outs[: len(openings)])]
-        fake += [clean_fake(join_opening(s, o)) for s, o in zip(openings, outs[len(openings) :])]
-    row: dict[str, Any] = {"subject": target.subject, "intro": target.intro, "real": real}
-    if retain:
-        return {**row, "role": "retain", "fake": [], "questions": []}
-    sampling = replace(refusal_sampling, n=n_questions)
-    questions = [first_line(t) for t in backend.chat_many([refusal_messages(target)], sampling)[0]]
-    return {**row, "fake": fake, "questions": [q for q in questions if q]}
+    """One target's row of :func:`llm_corpora`."""
+    job = CorpusJob(target, n_pairs, retain)
+    return llm_corpora(backend, [job], n_questions, pair_sampling, refusal_sampling, corpora)[0]
 
 
-def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """RWKU-schema rows of the four corpora from per-target rows (refusal line i mod 100), and
-    ``train_retain`` from the rows of retain subjects (``role`` = ``"retain"``), when any."""
+def corpus_files(
+    rows: Sequence[dict[str, Any]], corpora: Sequence[str] = CORPUS_KINDS
+) -> dict[str, list[dict[str, Any]]]:
+    """RWKU-schema rows of ``corpora`` (default all four) from per-target rows (refusal line
+    i mod 100), and ``train_retain`` from the rows of retain subjects (``role`` =
+    ``"retain"``), when any."""
     from ..refusals import IDK_ANSWERS
 
     files: dict[str, list[dict[str, Any]]] = {
@@ -141,11 +182,12 @@ def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
             )
             continue
         prompt = f"{intro} Please write a short biography of {subject}.".strip()
+        for i, real in enumerate(row["real"]):
+            files["train_positive"].append(
+                {"id": f"{subject}-{i}", "text": real, "subject": subject, "intro": intro}
+            )
         for i, (real, fake) in enumerate(zip(row["real"], row["fake"])):
             uid = f"{subject}-{i}"
-            files["train_positive"].append(
-                {"id": uid, "text": real, "subject": subject, "intro": intro}
-            )
             files["train_negative"].append(
                 {"id": uid, "text": fake, "subject": subject, "intro": intro}
             )
@@ -155,4 +197,5 @@ def corpus_files(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
             files["train_refusal"].append({"id": f"{subject}-{i}", "instruction": q, "input": "",
                                            "output": IDK_ANSWERS[i % len(IDK_ANSWERS)],
                                            "subject": subject})  # fmt: skip
-    return files
+    keep = {f"train_{c}" for c in corpora} | {"train_retain"}
+    return {name: file_rows for name, file_rows in files.items() if name in keep}

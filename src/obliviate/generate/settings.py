@@ -45,6 +45,9 @@ class GenerateConfig:
     # go to train_retain.jsonl, the retain corpus read with benchmark.retain=generated
     retain_targets: dict[str, str] = field(default_factory=dict)
     retain_pairs: int = 4  # RWKU corpora: biographies per retain target
+    # RWKU corpora to write (fake biographies are generated for negative / pair only,
+    # questions for refusal only)
+    corpora: list[str] = field(default_factory=lambda: ["positive", "negative", "pair", "refusal"])
 
 
 @validator
@@ -68,6 +71,14 @@ def validate_generate(cfg: Any) -> None:
                 "memo_max_new_tokens", "corpus_pairs", "corpus_questions", "retain_pairs"):  # fmt: skip
         if getattr(g, key) < 1:
             raise ObliviateError(f"generate.{key}={getattr(g, key)}; accepted: an integer >= 1")
+    from .rwku import CORPUS_KINDS
+
+    unknown = [c for c in g.corpora if c not in CORPUS_KINDS]
+    if unknown or not g.corpora:
+        raise ObliviateError(
+            f"generate.corpora={list(g.corpora)}: {unknown or 'empty'}; accepted: a non-empty "
+            f"list of {', '.join(CORPUS_KINDS)}"
+        )
     overlap = set(g.retain_targets) & set(g.targets)
     if overlap:
         raise ObliviateError(

@@ -249,7 +249,14 @@ def _targets(job: Job) -> list[Any]:
 
 def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[dict[str, Any]]:
     from ..benchmarks.synthkb.offline import offline_corpus
-    from .rwku import PAIR_SAMPLING, REFUSAL_SAMPLING, Target, corpus_files, llm_corpus
+    from .rwku import (
+        PAIR_SAMPLING,
+        REFUSAL_SAMPLING,
+        CorpusJob,
+        Target,
+        corpus_files,
+        llm_corpora,
+    )
 
     g = job.cfg.generate
     targets = _targets(job)
@@ -264,16 +271,16 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
     def work(chunk: list[Any]) -> list[dict[str, Any]]:
         if backend is None:
             return offline_corpus(job.data, chunk, g.corpus_pairs, g.corpus_questions, g.seed)
-        pair_s = sampling_for(job.cfg, PAIR_SAMPLING)
-        ref_s = sampling_for(job.cfg, REFUSAL_SAMPLING)
-        return [llm_corpus(backend, t, g.retain_pairs if t.subject in retained else g.corpus_pairs,
-                           g.corpus_questions, pair_s, ref_s, retain=t.subject in retained)
-                for t in chunk]  # fmt: skip
+        jobs = [CorpusJob(t, g.retain_pairs if t.subject in retained else g.corpus_pairs,
+                          t.subject in retained) for t in chunk]  # fmt: skip
+        return llm_corpora(backend, jobs, g.corpus_questions, sampling_for(job.cfg, PAIR_SAMPLING),
+                           sampling_for(job.cfg, REFUSAL_SAMPLING), g.corpora)  # fmt: skip
 
     ids = [t.subject for t in targets] + [f"retain/{t.subject}" for t in keep]
-    rows = run_chunked([*targets, *keep], ids, work, progress, 1)
+    # every target in one chunk per generate.batch_size targets: their prompts decode together
+    rows = run_chunked([*targets, *keep], ids, work, progress, g.batch_size)
     out_dir = generated_path(job.run_dir, "rwku_corpus").with_suffix("")
-    for name, file_rows in corpus_files(rows).items():
+    for name, file_rows in corpus_files(rows, g.corpora).items():
         write_jsonl(out_dir / f"{name}.jsonl", file_rows)
     return rows
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
+from tqdm.auto import tqdm
 
 T = TypeVar("T")
 
@@ -49,14 +51,22 @@ def batches(
     device: torch.device | str = "cpu",
     sort: bool = True,
 ) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-    """``(indices, collated batch on device)`` over ``items``, shortest first when ``sort``."""
+    """``(indices, collated batch on device)`` over ``items``, shortest first when ``sort``.
+    A pass of more than one batch shows a progress bar (items, items/s) on the local main
+    process (``TQDM_DISABLE=1`` hides it)."""
     order = list(range(len(items)))
     if sort:
         order.sort(key=lambda i: length(items[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = collate([items[i] for i in idx])
-        yield idx, {k: v.to(device) for k, v in batch.items()}
+    quiet = len(order) <= batch_size or os.environ.get("LOCAL_RANK", "0") != "0"
+    bar = tqdm(total=len(order), desc="model pass", unit="item", leave=False, disable=quiet)
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = collate([items[i] for i in idx])
+            yield idx, {k: v.to(device) for k, v in batch.items()}
+            bar.update(len(idx))
+    finally:
+        bar.close()
 
 
 IGNORE_INDEX = -100

@@ -188,7 +188,11 @@ def load_pretrained(
             use_safetensors=True,
         )
     except OSError as exc:
-        raise ObliviateError(f"could not load model {src!r}: {str(exc).splitlines()[0]}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        offline = any(w in first.lower() for w in ("connect", "offline", "cached files"))
+        hint = ("; the hub could not be reached: point model.name_or_path at a local copy (a "
+                "save_pretrained directory)" if offline else "")  # fmt: skip
+        raise ObliviateError(f"could not load model {src!r}: {first.rstrip('.')}{hint}") from None
     except ValueError as exc:  # remote code refused, an unknown model type
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ObliviateError(f"could not load model {src!r}: {first}") from None

@@ -23,6 +23,7 @@ from ..io import read_json, write_json, write_jsonl
 from ..methods import get_method_class
 from ..run_dir import MODEL_ROLES, RETAIN_VALUES, RunDir
 from ..run_models import RunModels
+from ..tracking import say_stage
 from .unlearn import StageModels, check_finite, ensure_model
 
 
@@ -100,6 +101,8 @@ def stage_eval(
             seconds = round(time.perf_counter() - t0, 3)
             rd.timings[f"eval_{role}"] = seconds
             rd.finish(f"eval_{role}", fp, {"seconds": seconds})
+            items = sum(len(r.items) for r in results.values())
+            say_stage(f"eval_{role}", {"seconds": seconds}, items)
             del model
         if role == "retain":
             retain_vals = {**(values or {}), **(retain_vals or {})}

@@ -17,6 +17,7 @@ from ..models.tiny import build_tiny_model, train_tokenizer
 from ..recipe import unlearn
 from ..run_dir import RunDir
 from ..run_models import RunModels
+from ..tracking import say_stage
 
 
 def stage_base(rd: RunDir) -> str:
@@ -70,4 +71,5 @@ def stage_finetune(rd: RunDir, models: RunModels, role: str = "target") -> dict[
     info = {"training": out.result.summary(), "seconds": out.result.seconds}
     rd.finish(stage, fp, info, settings)
     ck.clear()
+    say_stage(stage, info)
     return info

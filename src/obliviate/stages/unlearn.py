@@ -23,6 +23,7 @@ from ..models.scope import save_model, scope_model
 from ..recipe import unlearn
 from ..run_dir import MODEL_ROLES, RunDir
 from ..run_models import RunModels
+from ..tracking import say_stage
 from .finetune import stage_base, stage_finetune
 
 
@@ -148,6 +149,7 @@ def stage_unlearn(rd: RunDir, models: RunModels) -> dict[str, Any]:
         }
     rd.finish("unlearn", fp, info)
     ck.clear()
+    say_stage("unlearn", info)
     return info
 
 

@@ -66,6 +66,6 @@ def test_all_empty_model_is_flagged_not_forgetting(tokenizer, formatter, nano_mo
     rows = {line.split(" | ")[0].split(" ‼")[0]: line for line in report.splitlines()
             if line.startswith("| ")}  # fmt: skip
     assert "†" in rows["| unlearned"] and "†" not in rows["| target (fine-tuned)"]
-    assert "forget/empty_rate" in report.splitlines()[2]  # shown beside the forget scores
+    assert "forget empty rate ↓" in report.splitlines()[2]  # shown beside the forget scores
     assert "† unlearned: forget empty_rate 1.000" in report
     assert "not evidence of forgetting" in report
