@@ -118,12 +118,14 @@ def test_generated_corpora_are_read_from_corpus_dir(rwku_dir: Path, tmp_path: Pa
     assert rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}"), with_corpus=False).forget == []
     assert pos.retain == []  # RWKU has no retain-train set
     _write_jsonl(out / "train_retain.jsonl",
-                 [{"id": f"Ivo-{i}", "text": f"Ivo {i}.", "subject": "Ivo", "intro": ""} for i in range(2)])  # fmt: skip
+                 [{"id": f"Ivo-{i}", "text": f"Ivo {i}.", "subject": "Ivo", "intro": ""} for i in range(2)]
+                 + [{"id": "qa-0", "question": "Who is Ivo?", "answer": "A poet.", "subject": ""}])  # fmt: skip
     kept = rwku.load(_cfg(rwku_dir, f"benchmark.corpus_dir={out}", "benchmark.retain=generated"))
-    assert [(type(r), r.id, r.text) for r in kept.retain] == [
-        (Passage, "train_retain/0", "Ivo 0."),
-        (Passage, "train_retain/1", "Ivo 1."),
-    ]
+    assert [(type(r), r.id) for r in kept.retain] == [
+        (Passage, "train_retain/0"), (Passage, "train_retain/1"), (QAItem, "train_retain/2")
+    ]  # fmt: skip
+    assert (kept.retain[0].text, kept.retain[2].question, kept.retain[2].answer) == (
+        "Ivo 0.", "Who is Ivo?", "A poet.")  # fmt: skip
     assert kept.forget == pos.forget
     with pytest.raises(ObliviateError, match=r"benchmark\.retain=generated reads .*corpus_dir"):
         rwku.load(_cfg(rwku_dir, "benchmark.retain=generated"))

@@ -13,7 +13,13 @@ from obliviate.errors import ObliviateError
 from obliviate.eval.memo import memo_scores
 from obliviate.generate.meow import llm_candidates, memo_rows
 from obliviate.generate.relearn import LLMAugmenter, augment_chunk
-from obliviate.generate.rwku import REFUSAL_SAMPLING, Target, corpus_files, llm_corpus
+from obliviate.generate.rwku import (
+    REFUSAL_SAMPLING,
+    Target,
+    corpus_files,
+    llm_corpus,
+    retain_answers,
+)
 from obliviate.generation.cache import CachedBackend
 from obliviate.generation.hf import HFBackend
 from obliviate.generation.sampling import Sampling
@@ -95,6 +101,15 @@ def test_pipelines_run_on_the_local_backend(backend, nano_model, tokenizer, form
                       corpora=("positive",))  # fmt: skip
     assert len(only["real"]) == 2 and only["fake"] == only["questions"] == []
     assert set(corpus_files([only], ("positive",))) == {"train_positive"}
+    qa = retain_answers(backend, ["Who is Ivo Lund?"], Sampling(max_tokens=5))
+    assert qa["role"] == "retain_qa" and len(qa["answers"]) == 1
+    greedy = backend.chat([{"role": "user", "content": "Who is Ivo Lund?"}], temperature=0.0,
+                          max_tokens=5)[0]  # fmt: skip
+    assert qa["answers"][0] == (greedy.splitlines() or [""])[0].strip()
+    qa_rows = corpus_files([qa])["train_retain"]
+    assert [r["question"] for r in qa_rows] == [
+        q for q, a in zip(qa["questions"], qa["answers"]) if a
+    ]
     files = corpus_files([corpus, keep])
     assert [r["subject"] for r in files["train_retain"]] == ["Ivo Lund"] * 2
     assert {r["subject"] for name, rows in files.items() if name != "train_retain"

@@ -23,6 +23,7 @@ CORPORA = ("positive", "passage", "pair", "refusal")
 CORPUS_MODELS = ("llama3", "phi3")
 RETAIN_CORPORA = ("none", "generated")
 PASSAGE_ROW: Schema = {"text": str, "subject": str}
+RETAIN_QA_ROW: Schema = {"question": str, "answer": str, "subject": str}
 CORPUS_SCHEMAS: dict[str, Schema] = {
     "passage": PASSAGE_ROW,
     "positive": PASSAGE_ROW,
@@ -100,7 +101,8 @@ def generated_corpus(cfg: Any, subjects: set[str] | None, corpus: str | None = N
     schema = CORPUS_SCHEMAS["positive" if corpus == "retain" else corpus]
     rows, where = [], []
     for lineno, row in json_lines(path):
-        check_rows([row], f"{path}:{lineno}", schema)
+        qa = corpus == "retain" and isinstance(row, dict) and "question" in row
+        check_rows([row], f"{path}:{lineno}", RETAIN_QA_ROW if qa else schema)
         if subjects is None or row["subject"] in subjects:
             rows.append(row)
             where.append(f"{path}:{lineno}")
@@ -108,15 +110,21 @@ def generated_corpus(cfg: Any, subjects: set[str] | None, corpus: str | None = N
 
 
 def retain_corpus(cfg: Any) -> list[Record]:
-    """``benchmark.retain=generated``: every row of ``<corpus_dir>/train_retain.jsonl`` as a
-    ``Passage`` (ids ``train_retain/<i>``); ``none`` (RWKU): no retain set."""
+    """``benchmark.retain=generated``: every row of ``<corpus_dir>/train_retain.jsonl``, a text
+    row as a ``Passage``, a question/answer row as a ``QAItem`` (ids ``train_retain/<i>``);
+    ``none`` (RWKU): no retain set."""
     if cfg.retain == "none":
         return []
     src = generated_corpus(cfg, None, "retain")
     if not src.rows:
         raise ObliviateError(f"benchmark.retain=generated: {generated_corpus_path(cfg, 'retain')} "
                              "has no rows")  # fmt: skip
-    return corpus_records(src, "positive")
+    return [
+        QAItem(question=r["question"], answer=r["answer"], subject=r["subject"],
+               id=f"{src.name}/{i}") if "question" in r
+        else Passage(r["text"], r["subject"], f"{src.name}/{i}")
+        for i, r in enumerate(src.rows)
+    ]  # fmt: skip
 
 
 def corpus_records(src: CorpusRows, corpus: str) -> list[Record]:

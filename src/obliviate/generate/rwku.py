@@ -162,6 +162,20 @@ def llm_corpus(
     return llm_corpora(backend, [job], n_questions, pair_sampling, refusal_sampling, corpora)[0]
 
 
+RETAIN_QA_SAMPLING = Sampling(temperature=0.0, max_tokens=48)
+
+
+def retain_answers(
+    backend: Backend, questions: Sequence[str], sampling: Sampling = RETAIN_QA_SAMPLING
+) -> dict[str, Any]:
+    """The model's greedy answers (first line) to ``generate.retain_questions``: one row with
+    ``role`` = ``"retain_qa"`` (obliviate's retain corpus, not RWKU's)."""
+    outs = backend.chat_many([[{"role": "user", "content": q}] for q in questions], sampling)
+    answers = [first_line(o[0]) for o in outs]
+    return {"subject": "", "intro": "", "role": "retain_qa", "real": [], "fake": [],
+            "questions": list(questions), "answers": answers}  # fmt: skip
+
+
 def corpus_files(
     rows: Sequence[dict[str, Any]], corpora: Sequence[str] = CORPUS_KINDS
 ) -> dict[str, list[dict[str, Any]]]:
@@ -175,6 +189,13 @@ def corpus_files(
     }  # fmt: skip
     for row in rows:
         subject, intro = row["subject"], row["intro"]
+        if row.get("role") == "retain_qa":
+            files.setdefault("train_retain", []).extend(
+                {"id": f"qa-{i}", "question": q, "answer": a, "subject": ""}
+                for i, (q, a) in enumerate(zip(row["questions"], row["answers"]))
+                if a
+            )
+            continue
         if row.get("role") == "retain":
             files.setdefault("train_retain", []).extend(
                 {"id": f"{subject}-{i}", "text": real, "subject": subject, "intro": intro}

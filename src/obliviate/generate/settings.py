@@ -45,6 +45,9 @@ class GenerateConfig:
     # go to train_retain.jsonl, the retain corpus read with benchmark.retain=generated
     retain_targets: dict[str, str] = field(default_factory=dict)
     retain_pairs: int = 4  # RWKU corpora: biographies per retain target
+    # RWKU corpora: questions about people NOT to forget; the model's greedy answers go to
+    # train_retain.jsonl as question/answer rows (what it must keep answering)
+    retain_questions: list[str] = field(default_factory=list)
     # RWKU corpora to write (fake biographies are generated for negative / pair only,
     # questions for refusal only)
     corpora: list[str] = field(default_factory=lambda: ["positive", "negative", "pair", "refusal"])

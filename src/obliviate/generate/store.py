@@ -256,15 +256,16 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
         Target,
         corpus_files,
         llm_corpora,
+        retain_answers,
     )
 
     g = job.cfg.generate
     targets = _targets(job)
     keep = [Target(s, i) for s, i in g.retain_targets.items()]
-    if keep and backend is None:
+    if (keep or g.retain_questions) and backend is None:
         raise ObliviateError(
-            "generate.retain_targets needs a model to write the biographies: set "
-            "generate.backend (accepted: hf, vllm, openai)"
+            "generate.retain_targets / retain_questions need a model to write the retain "
+            "corpus: set generate.backend (accepted: hf, vllm, openai)"
         )
     retained = {t.subject for t in keep}
 
@@ -279,6 +280,8 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
     ids = [t.subject for t in targets] + [f"retain/{t.subject}" for t in keep]
     # every target in one chunk per generate.batch_size targets: their prompts decode together
     rows = run_chunked([*targets, *keep], ids, work, progress, g.batch_size)
+    if g.retain_questions and backend is not None:
+        rows.append(retain_answers(backend, g.retain_questions))
     out_dir = generated_path(job.run_dir, "rwku_corpus").with_suffix("")
     for name, file_rows in corpus_files(rows, g.corpora).items():
         write_jsonl(out_dir / f"{name}.jsonl", file_rows)
