@@ -101,7 +101,7 @@ def test_pipelines_run_on_the_local_backend(backend, nano_model, tokenizer, form
                       corpora=("positive",))  # fmt: skip
     assert len(only["real"]) == 2 and only["fake"] == only["questions"] == []
     assert set(corpus_files([only], ("positive",))) == {"train_positive"}
-    qa = retain_answers(backend, ["Who is Ivo Lund?"], Sampling(max_tokens=5))
+    qa = retain_answers(backend, ["Who is Ivo Lund?"], Sampling(temperature=0.0, max_tokens=5))
     assert qa["role"] == "retain_qa" and len(qa["answers"]) == 1
     greedy = backend.chat([{"role": "user", "content": "Who is Ivo Lund?"}], temperature=0.0,
                           max_tokens=5)[0]  # fmt: skip
