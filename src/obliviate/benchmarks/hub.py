@@ -131,16 +131,20 @@ def read_hub(
     split: str,
     keep: Callable[[Row], bool] | None = None,
     required: list[str] | None = None,
+    revision: str = "",
 ) -> Table:
-    """``datasets.load_dataset(repo, name=config, split=split)`` as rows (filtered by ``keep``).
+    """``datasets.load_dataset(repo, name=config, split=split[, revision=revision])`` as rows
+    (filtered by ``keep``).
 
     The ``required`` columns are checked before filtering, so ``keep`` can read them.
     """
-    where = f"{repo} [config {config!r}, split {split!r}]"
+    at = f"@{revision}" if revision else ""
+    where = f"{repo}{at} [config {config!r}, split {split!r}]"
     try:
         from datasets import load_dataset
 
-        dataset = load_dataset(repo, name=config, split=split)
+        kwargs = {"revision": revision} if revision else {}
+        dataset = load_dataset(repo, name=config, split=split, **kwargs)
     except Exception as exc:  # network, auth, unknown config: one readable error
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ObliviateError(

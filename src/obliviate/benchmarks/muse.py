@@ -42,7 +42,7 @@ from typing import Any
 from ..config import section
 from ..errors import ObliviateError, did_you_mean
 from ..records import BenchmarkData, EvalSet, Passage, QAItem, Record
-from .hub import Row, Schema, Table, check_rows, local_candidates, read_local, read_table
+from .hub import Row, Schema, Table, check_rows, local_candidates, read_hub, read_local, read_table
 from .registry import BenchmarkInfo, register_benchmark
 
 
@@ -106,19 +106,9 @@ def read_rows(cfg: Any, repo: str, config: str, split: str, schema: Schema) -> T
         return Table(rows, table.where)
     if not cfg.revision:
         return read_table(repo, "", config, split, schema)
-    where = f"{repo}@{cfg.revision} [config {config!r}, split {split!r}]"
-    try:
-        from datasets import load_dataset
-
-        rows = load_dataset(repo, name=config, split=split, revision=cfg.revision).to_list()
-    except Exception as exc:  # network, auth, unknown revision: one readable error
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ObliviateError(
-            f"could not load {where} from the hub: {first}; for offline use set "
-            "benchmark.path to a local copy laid out as on the hub"
-        ) from None
-    check_rows(rows, where, schema)
-    return Table(rows, where)
+    table = read_hub(repo, config, split, revision=cfg.revision)
+    check_rows(table.rows, table.where, schema)
+    return table
 
 
 def has_table(cfg: Any, config: str, split: str) -> bool:
