@@ -24,15 +24,16 @@ class RelearnAttack:
     (``forget_subset``: ``fraction`` of the forget set; ``related``: other text about the same
     targets; ``unrelated``: as many retain/general records), then the held-out forget items."""
 
-    data: str = "forget_subset"
+    data: str = "forget_subset"  # forget_subset | related | unrelated: what relearning trains on
+    # forget_subset: the share of the forget set relearned (held out of eval)
     fraction: float = 0.25
-    steps: int = 20
+    steps: int = 20  # relearning optimizer steps
     lr: float = 1e-3
     batch_size: int = 4
     scope: str = "full"  # full | lora | layers (the training scopes, models.scope)
-    layers: str = ""
-    lora_preset: str = "relearn"
-    seed: int = 0
+    layers: str = ""  # scope=layers: the block range "a-b" (end exclusive)
+    lora_preset: str = "relearn"  # scope=lora: the LoRA preset (models.scope)
+    seed: int = 0  # relearning data draw and training order
 
 
 @dataclass
@@ -40,6 +41,7 @@ class QuantizeAttack:
     """Weight quantisation (Zhang et al. 2024, arXiv 2410.16454): round-to-nearest per group
     (``rtn8`` / ``rtn4``, any device) or bitsandbytes (``bnb_int8`` / ``bnb_nf4``, CUDA only)."""
 
+    # rtn8 | rtn4 | bnb_int8 | bnb_nf4
     schemes: list[str] = field(default_factory=lambda: ["rtn8", "rtn4"])
     group_size: int = 128  # input columns per scale/zero point; <= 0: one group per row
     lm_head: bool = False  # also quantise the output layer (tied embeddings: never)
@@ -49,6 +51,7 @@ class QuantizeAttack:
 class PromptAttack:
     """Prompt attacks on the forget QA items: only the prompt changes, never the answer."""
 
+    # paraphrase | affirmative | role_play | reverse | few_shot
     kinds: list[str] = field(default_factory=lambda: list(PROMPT_KINDS))
     prefix: str = "Sure, here is the answer:"  # the affirmative start of the reply
     shots: int = 3  # few_shot: QA pairs about other (non-forget) people before the question
@@ -65,10 +68,12 @@ class LatentAttack:
 @section("attack")
 @dataclass
 class AttackConfig:
+    # relearn | quantize | prompt | latent
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     # the forget-side eval sets and the forget metric; empty: the benchmark's (attacks.score)
     sets: list[str] = field(default_factory=list)
-    metric: str = ""
+    metric: str = ""  # the forget metric of the recovery score; "": the benchmark's
+    # the attacked roles
     models: list[str] = field(default_factory=lambda: ["target", "retain", "unlearned"])
     relearn: RelearnAttack = field(default_factory=RelearnAttack)
     quantize: QuantizeAttack = field(default_factory=QuantizeAttack)
