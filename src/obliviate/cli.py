@@ -24,11 +24,9 @@ import sys
 from pathlib import Path
 
 from .errors import Interrupted, ObliviateError
-from .generate.store import generated_path
-from .pipeline import recorded_stage_info, run_all, write_metrics
-from .run_dir import RunDir, release_lock
-from .run_models import RunModels
-from .stages import stage_eval, stage_finetune, stage_generate, stage_localize, stage_unlearn
+
+# Every command imports what it needs inside its function: ``obliviate --help``, ``list`` and
+# ``config --keys`` never load the pipeline (torch, transformers); tests/test_startup.py checks.
 
 
 def _split_config(args: list[str]) -> tuple[str | None, list[str]]:
@@ -49,6 +47,8 @@ def _open(args: list[str], check: bool = True):
     """The run directory of a config and its models; ``check``: the data's problems first
     (:func:`obliviate.checks.preflight`; not for commands that write part of the data)."""
     from .checks import preflight
+    from .run_dir import RunDir
+    from .run_models import RunModels
 
     rd = RunDir(_load(args))
     if check:
@@ -66,7 +66,7 @@ def _dry_run(ns: argparse.Namespace) -> bool:
     return True
 
 
-def _after_stage(rd: RunDir) -> None:
+def _after_stage(rd) -> None:
     """Model cards in the model directories a stage command saved (:mod:`.model_card`)."""
     from .model_card import write_cards
 
@@ -76,6 +76,8 @@ def _after_stage(rd: RunDir) -> None:
 def cmd_run(ns: argparse.Namespace) -> int:
     if _dry_run(ns):
         return 0
+    from .pipeline import run_all
+
     rd, models = _open(ns.args)
     metrics = run_all(rd, models)
     print((rd.dir / "report.md").read_text())
@@ -86,6 +88,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
 def cmd_stage(ns: argparse.Namespace) -> int:
     if _dry_run(ns):
         return 0
+    from .pipeline import recorded_stage_info, write_metrics
+    from .stages import stage_eval, stage_finetune, stage_unlearn
+
     rd, models = _open(ns.args)
     cfg = rd.cfg
     if ns.command == "finetune":
@@ -109,6 +114,8 @@ def cmd_stage(ns: argparse.Namespace) -> int:
 def cmd_localize(ns: argparse.Namespace) -> int:
     import json
 
+    from .stages import stage_localize
+
     path = stage_localize(*_open(ns.args))
     info = json.loads(path.read_text())
     print(f"region: {len(info['region'])} of {len(info['tensors'])} trainable tensors selected")
@@ -124,6 +131,9 @@ GENERATE_COMMANDS = {
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
+    from .generate.store import generated_path
+    from .stages import stage_generate
+
     rd, models = _open(ns.args, check=False)  # it writes part of the benchmark
     kind = GENERATE_COMMANDS[ns.command][0]
     rows = stage_generate(rd, models, kind, force=True)
@@ -136,6 +146,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 def cmd_attack(ns: argparse.Namespace) -> int:
     from .attacks.runner import open_run, run_attacks
     from .report.robustness import table
+    from .run_models import RunModels
 
     rd = open_run(_load(ns.args))
     run_attacks(rd, RunModels(rd))
@@ -187,12 +198,12 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    if ns.what == "methods":
-        from .methods import METHODS
+    if ns.what == "methods":  # the static catalog: no torch (tests/test_catalog.py)
+        from .catalog import METHOD_CATALOG
 
-        for name, cls in sorted(METHODS.items()):
-            params = ", ".join(f"{k}={v!r}" for k, v in cls.param_defaults().items()) or "-"
-            print(f"{name:18s} {cls.description}\n{'':18s} params: {params}")
+        for name, entry in sorted(METHOD_CATALOG.items()):
+            params = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "-"
+            print(f"{name:18s} {entry.description}\n{'':18s} params: {params}")
     elif ns.what == "benchmarks":
         from .benchmarks import BENCHMARKS
 
@@ -397,7 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     finally:
-        release_lock()
+        _release_locks()
+
+
+def _release_locks() -> None:
+    """The run-directory locks this process holds (none unless a command opened a run)."""
+    run_dir = sys.modules.get(f"{__package__}.run_dir")
+    if run_dir is not None:
+        run_dir.release_lock()
 
 
 if __name__ == "__main__":
