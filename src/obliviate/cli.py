@@ -13,6 +13,7 @@ obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
 obliviate bench memory MODEL [--engine ddp|zero2|zero3|fsdp] [--world N] [--measure]  per-rank memory
+obliviate bench throughput [--passes ...] [--steps N] [--batch B] [--seq T] [--threads K] [key=value ...]
 obliviate data synth --out DIR [--people N] [--seed S]
 """
 
@@ -236,6 +237,17 @@ def cmd_bench_memory(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_throughput(ns: argparse.Namespace) -> int:
+    from .bench_throughput import bench_throughput, render
+
+    passes = [p for p in ns.passes.split(",") if p] if ns.passes else None
+    report = bench_throughput(ns.config, ns.overrides, passes, ns.steps, ns.batch, ns.seq,
+                              ns.eval_batches, ns.threads, ns.profile, ns.out)  # fmt: skip
+    print(render(report))
+    print(f"wrote {report['out']} and {Path(report['out']).with_suffix('.json')}")
+    return 0
+
+
 def cmd_bench(ns: argparse.Namespace) -> int:
     from .bench import bench_methods
 
@@ -351,6 +363,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="markdown table path (default <out_dir>/bench_eval/bench_eval.md)")
     b.add_argument("overrides", nargs="*", help="key=value overrides for every config")
     b.set_defaults(func=cmd_bench)
+    b = bench_sub.add_parser("throughput", help="tokens/s, FLOP/s and share of the matmul peak: "
+                             "training, scoring, generation")  # fmt: skip
+    b.add_argument("--config", help="config YAML (default: the quickstart: tiny model, synthkb)")
+    b.add_argument("--passes", help="comma-separated: finetune,npo,gd,score,generate (default all)")
+    b.add_argument("--steps", type=int, default=10, help="timed optimizer steps per training pass")
+    b.add_argument("--batch", type=int, default=0, help="training batch (0: each section's)")
+    b.add_argument("--seq", type=int, default=0,
+                   help="tokens per example (0: the data's own lengths; >0: prompts lengthened "
+                        "and cut to exactly this many tokens)")  # fmt: skip
+    b.add_argument("--eval-batches", type=int, default=2, help="scoring / generation batches")
+    b.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    b.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="torch.profiler breakdown of the fine-tune loop (auto: under 70%% of peak)",
+    )
+    b.add_argument("--out", help="markdown path (default <out_dir>/bench_throughput/throughput.md)")
+    b.add_argument("overrides", nargs="*", help="key=value config overrides")
+    b.set_defaults(func=cmd_bench_throughput)
     b = bench_sub.add_parser("memory", help="per-rank training memory: estimate (+ CPU measure)")
     b.add_argument("model", help="bench-100m, a tiny preset, or a local model path / hub id")
     b.add_argument("--engine", choices=["ddp", "zero2", "zero3", "fsdp"], default="ddp")
