@@ -13,6 +13,7 @@ obliviate list methods|benchmarks|metrics
 obliviate bench methods --methods M[,M...]|all [--base-run DIR] [--config CFG] [key=value ...]
 obliviate bench eval --run DIR [--model target] [--rounds 3]   cost of every metric vs the foundation
 obliviate bench memory MODEL [--engine ddp|zero2|zero3|fsdp] [--world N] [--measure]  per-rank memory
+obliviate bench throughput [--passes ...] [--steps N] [--batch B] [--seq T] [--threads K] [key=value ...]
 obliviate data synth --out DIR [--people N] [--seed S]
 """
 
@@ -24,11 +25,9 @@ import sys
 from pathlib import Path
 
 from .errors import Interrupted, ObliviateError
-from .generate.store import generated_path
-from .pipeline import recorded_stage_info, run_all, write_metrics
-from .run_dir import RunDir, release_lock
-from .run_models import RunModels
-from .stages import stage_eval, stage_finetune, stage_generate, stage_localize, stage_unlearn
+
+# Every command imports what it needs inside its function: ``obliviate --help``, ``list`` and
+# ``config --keys`` never load the pipeline (torch, transformers); tests/test_startup.py checks.
 
 
 def _split_config(args: list[str]) -> tuple[str | None, list[str]]:
@@ -49,6 +48,8 @@ def _open(args: list[str], check: bool = True):
     """The run directory of a config and its models; ``check``: the data's problems first
     (:func:`obliviate.checks.preflight`; not for commands that write part of the data)."""
     from .checks import preflight
+    from .run_dir import RunDir
+    from .run_models import RunModels
 
     rd = RunDir(_load(args))
     if check:
@@ -66,7 +67,7 @@ def _dry_run(ns: argparse.Namespace) -> bool:
     return True
 
 
-def _after_stage(rd: RunDir) -> None:
+def _after_stage(rd) -> None:
     """Model cards in the model directories a stage command saved (:mod:`.model_card`)."""
     from .model_card import write_cards
 
@@ -76,6 +77,8 @@ def _after_stage(rd: RunDir) -> None:
 def cmd_run(ns: argparse.Namespace) -> int:
     if _dry_run(ns):
         return 0
+    from .pipeline import run_all
+
     rd, models = _open(ns.args)
     metrics = run_all(rd, models)
     print((rd.dir / "report.md").read_text())
@@ -86,6 +89,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
 def cmd_stage(ns: argparse.Namespace) -> int:
     if _dry_run(ns):
         return 0
+    from .pipeline import recorded_stage_info, write_metrics
+    from .stages import stage_eval, stage_finetune, stage_unlearn
+
     rd, models = _open(ns.args)
     cfg = rd.cfg
     if ns.command == "finetune":
@@ -109,6 +115,8 @@ def cmd_stage(ns: argparse.Namespace) -> int:
 def cmd_localize(ns: argparse.Namespace) -> int:
     import json
 
+    from .stages import stage_localize
+
     path = stage_localize(*_open(ns.args))
     info = json.loads(path.read_text())
     print(f"region: {len(info['region'])} of {len(info['tensors'])} trainable tensors selected")
@@ -124,6 +132,9 @@ GENERATE_COMMANDS = {
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
+    from .generate.store import generated_path
+    from .stages import stage_generate
+
     rd, models = _open(ns.args, check=False)  # it writes part of the benchmark
     kind = GENERATE_COMMANDS[ns.command][0]
     rows = stage_generate(rd, models, kind, force=True)
@@ -136,6 +147,7 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 def cmd_attack(ns: argparse.Namespace) -> int:
     from .attacks.runner import open_run, run_attacks
     from .report.robustness import table
+    from .run_models import RunModels
 
     rd = open_run(_load(ns.args))
     run_attacks(rd, RunModels(rd))
@@ -187,12 +199,12 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    if ns.what == "methods":
-        from .methods import METHODS
+    if ns.what == "methods":  # the static catalog: no torch (tests/test_catalog.py)
+        from .catalog import METHOD_CATALOG
 
-        for name, cls in sorted(METHODS.items()):
-            params = ", ".join(f"{k}={v!r}" for k, v in cls.param_defaults().items()) or "-"
-            print(f"{name:18s} {cls.description}\n{'':18s} params: {params}")
+        for name, entry in sorted(METHOD_CATALOG.items()):
+            params = ", ".join(f"{k}={v!r}" for k, v in entry.params.items()) or "-"
+            print(f"{name:18s} {entry.description}\n{'':18s} params: {params}")
     elif ns.what == "benchmarks":
         from .benchmarks import BENCHMARKS
 
@@ -222,6 +234,17 @@ def cmd_bench_memory(ns: argparse.Namespace) -> int:
             est = fp32["grads"] + fp32["activations"] + fp32["logits"]
             print(f"measured (CPU, fp32, forward + backward) {label}: {row}; estimate "
                   f"(grads + activations + logits) {est:.0f} MiB")  # fmt: skip
+    return 0
+
+
+def cmd_bench_throughput(ns: argparse.Namespace) -> int:
+    from .bench_throughput import bench_throughput, render
+
+    passes = [p for p in ns.passes.split(",") if p] if ns.passes else None
+    report = bench_throughput(ns.config, ns.overrides, passes, ns.steps, ns.batch, ns.seq,
+                              ns.eval_batches, ns.threads, ns.profile, ns.out)  # fmt: skip
+    print(render(report))
+    print(f"wrote {report['out']} and {Path(report['out']).with_suffix('.json')}")
     return 0
 
 
@@ -340,6 +363,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="markdown table path (default <out_dir>/bench_eval/bench_eval.md)")
     b.add_argument("overrides", nargs="*", help="key=value overrides for every config")
     b.set_defaults(func=cmd_bench)
+    b = bench_sub.add_parser("throughput", help="tokens/s, FLOP/s and share of the matmul peak: "
+                             "training, scoring, generation")  # fmt: skip
+    b.add_argument("--config", help="config YAML (default: the quickstart: tiny model, synthkb)")
+    b.add_argument("--passes", help="comma-separated: finetune,npo,gd,score,generate (default all)")
+    b.add_argument("--steps", type=int, default=10, help="timed optimizer steps per training pass")
+    b.add_argument("--batch", type=int, default=0, help="training batch (0: each section's)")
+    b.add_argument("--seq", type=int, default=0,
+                   help="tokens per example (0: the data's own lengths; >0: prompts lengthened "
+                        "and cut to exactly this many tokens)")  # fmt: skip
+    b.add_argument("--eval-batches", type=int, default=2, help="scoring / generation batches")
+    b.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    b.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="torch.profiler breakdown of the fine-tune loop (auto: under 70%% of peak)",
+    )
+    b.add_argument("--out", help="markdown path (default <out_dir>/bench_throughput/throughput.md)")
+    b.add_argument("overrides", nargs="*", help="key=value config overrides")
+    b.set_defaults(func=cmd_bench_throughput)
     b = bench_sub.add_parser("memory", help="per-rank training memory: estimate (+ CPU measure)")
     b.add_argument("model", help="bench-100m, a tiny preset, or a local model path / hub id")
     b.add_argument("--engine", choices=["ddp", "zero2", "zero3", "fsdp"], default="ddp")
@@ -397,7 +440,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     finally:
-        release_lock()
+        _release_locks()
+
+
+def _release_locks() -> None:
+    """The run-directory locks this process holds (none unless a command opened a run)."""
+    run_dir = sys.modules.get(f"{__package__}.run_dir")
+    if run_dir is not None:
+        run_dir.release_lock()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ This module composes them into one structured schema: a YAML file is merged onto
 raise :class:`ObliviateError` naming the key and the accepted values.
 
 It imports no other module of the package but :mod:`.errors` (a leaf), so any component may
-import it; importing ``obliviate`` imports every component, so the schema is complete before
-:func:`load_config` runs. Section classes are reachable as attributes of this module
-(``obliviate.config.TrainConfig``).
+import it. The components are imported on first need, not when ``obliviate`` is imported (so
+``obliviate list`` or ``--help`` never load torch): the package registers the function that
+imports them with :func:`complete_with`, and everything here that reads the schema (loading,
+validating, :func:`section_names`, :func:`section_class`, the section classes as attributes of
+this module, ``obliviate.config.TrainConfig``) first calls :func:`ensure_components`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,49 @@ _PARTS: dict[str, list[type]] = {}  # section -> the dataclasses whose fields it
 _VALIDATORS: list[Callable[[Any], None]] = []
 _ADJUSTERS: list[Callable[[Any, Any, dict[str, Any]], list[str]]] = []
 _COMPOSED: dict[tuple[type, ...], type] = {}
+_COMPLETERS: list[Callable[[], None]] = []  # each imports the components that register here
+_COMPLETE = {"done": False, "running": False}
+
+
+def complete_with(fn: Callable[[], None]) -> None:
+    """Register ``fn()``: imports the components that register sections, validators and
+    adjusters (the package registers one; :func:`ensure_components` calls it once)."""
+    if fn not in _COMPLETERS:
+        _COMPLETERS.append(fn)
+        _COMPLETE["done"] = False
+
+
+def ensure_components() -> None:
+    """Import every registered component once, so the schema and the checks are complete (a call
+    made while they are being imported, by one of them, returns at once)."""
+    if _COMPLETE["done"] or _COMPLETE["running"]:
+        return
+    _COMPLETE["running"] = True
+    try:
+        for fn in list(_COMPLETERS):
+            fn()
+        _COMPLETE["done"] = True
+    finally:
+        _COMPLETE["running"] = False
+
+
+def _builtins_first(obj: Any) -> None:
+    """A registration from outside the package (an extension's section, check or adjuster)
+    imports the package's own components first, so theirs come first in every list."""
+    if not getattr(obj, "__module__", "").startswith(f"{__name__.rpartition('.')[0]}."):
+        ensure_components()
+
+
+def section_names() -> list[str]:
+    """Every registered section, in ``config.yaml`` order (:data:`SECTION_ORDER` first)."""
+    ensure_components()
+    return [n for n in SECTION_ORDER if n in _PARTS] + [n for n in _PARTS if n not in SECTION_ORDER]
+
+
+def section_parts(name: str) -> list[type]:
+    """The dataclasses whose fields section ``name`` holds, in registration order."""
+    ensure_components()
+    return list(_PARTS.get(name, []))
 
 
 def section(name: str) -> Callable[[type], type]:
@@ -43,6 +88,7 @@ def section(name: str) -> Callable[[type], type]:
     (a section with several parts, such as ``benchmark``, holds the fields of all of them)."""
 
     def register(cls: type) -> type:
+        _builtins_first(cls)
         parts = _PARTS.setdefault(name, [])
         if cls not in parts:
             parts.append(cls)
@@ -53,6 +99,7 @@ def section(name: str) -> Callable[[type], type]:
 
 def validator(fn: Callable[[Any], None]) -> Callable[[Any], None]:
     """Register ``fn(cfg)``: a check of registered names run by :func:`load_config`."""
+    _builtins_first(fn)
     if fn not in _VALIDATORS:
         _VALIDATORS.append(fn)
     return fn
@@ -64,6 +111,7 @@ def adjuster(fn: Callable[[Any, Any, dict[str, Any]], list[str]]):
     the command line changed (``file_cfg``: the schema + file only; ``overrides``: the nested
     override dict), e.g. drop the parameters of the file's method that a method named on the
     command line does not take. Each returned note is printed as one line on stderr."""
+    _builtins_first(fn)
     if fn not in _ADJUSTERS:
         _ADJUSTERS.append(fn)
     return fn
@@ -93,6 +141,7 @@ def _compose(name: str, parts: tuple[type, ...], class_name: str) -> type:
 
 def section_class(name: str) -> type:
     """The dataclass of section ``name`` (composed from its parts)."""
+    ensure_components()
     if name not in _PARTS:
         raise ObliviateError(f"config section {name!r} is unknown; accepted: {', '.join(_PARTS)}")
     return _compose(name, tuple(_PARTS[name]), f"{name.capitalize()}Config")
@@ -100,10 +149,7 @@ def section_class(name: str) -> type:
 
 def schema_class() -> type:
     """The top-level ``Config`` dataclass: one field per registered section."""
-    names = [n for n in SECTION_ORDER if n in _PARTS] + [
-        n for n in _PARTS if n not in SECTION_ORDER
-    ]
-    sections = tuple((n, section_class(n)) for n in names)
+    sections = tuple((n, section_class(n)) for n in section_names())
     key = tuple(cls for _, cls in sections) + (Config,)
     if key not in _COMPOSED:
         fields = [(n, cls, dataclasses.field(default_factory=cls)) for n, cls in sections]
@@ -117,6 +163,7 @@ class Config:
 
 def _classes() -> list[type]:
     """Every registered section class, its parts, their bases and nested section classes."""
+    ensure_components()
     found: list[type] = []
     todo = [c for sec, parts in _PARTS.items() for c in (section_class(sec), *parts)]
     while todo:
@@ -135,6 +182,8 @@ def _classes() -> list[type]:
 
 def __getattr__(name: str) -> type:
     """``obliviate.config.<SectionClass>``: a registered section class by its class name."""
+    if name.startswith("_"):  # dunder probes (copy, pickle, inspect) import no component
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for cls in _classes():
         if cls.__name__ == name:
             return cls
@@ -279,6 +328,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                     f"command line: {dotted}: {str(exc).splitlines()[0]}"
                 ) from None
     obj = OmegaConf.to_object(cfg)
+    ensure_components()  # the schema above did; the adjusters and validators are theirs too
     for adjust in _ADJUSTERS:
         for note in adjust(obj, file_cfg, nested):
             print(f"obliviate: note: {note}", file=sys.stderr)
@@ -293,6 +343,7 @@ def default_config() -> Any:
 
 def validate(cfg: Any) -> None:
     """Run every registered validator (each names the key and the accepted values)."""
+    ensure_components()
     for check in _VALIDATORS:
         check(cfg)
 

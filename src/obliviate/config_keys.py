@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .config import _PARTS, SECTION_ORDER, section_class
+from .config import section_class, section_names, section_parts
 
 # doc lines of keys whose dataclass field carries no comment (by full key, then by the key's
 # last part: the training keys finetune.* / unlearn.* share them)
@@ -124,12 +124,9 @@ def _keys_of(cls: type, prefix: str, parts: list[type]) -> list[KeyInfo]:
 
 def all_keys() -> list[KeyInfo]:
     """Every config key of every registered section, in ``config.yaml`` order."""
-    names = [n for n in SECTION_ORDER if n in _PARTS] + [
-        n for n in _PARTS if n not in SECTION_ORDER
-    ]
     out: list[KeyInfo] = []
-    for name in names:
-        out += _keys_of(section_class(name), f"{name}.", list(_PARTS[name]))
+    for name in section_names():
+        out += _keys_of(section_class(name), f"{name}.", section_parts(name))
     return out
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from .config import TrainConfig
 from .distributed import on_main
 from .errors import ObliviateError
 from .methods import Context, Method
@@ -29,7 +28,7 @@ from .models.reference import make_reference
 from .models.scope import scope_model
 from .records import BenchmarkData
 from .train_memory import make_accelerator, sharded_engine
-from .training import Checkpointing, TrainResult, train
+from .training import Checkpointing, TrainConfig, TrainResult, train
 
 
 @dataclass

@@ -38,8 +38,6 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
-from transformers import get_scheduler
-from transformers.trainer_pt_utils import get_parameter_names
 
 from . import distributed as dist
 from .config import section, validator
@@ -314,6 +312,8 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
     decay on every parameter except biases and norm weights (LayerNorm modules, names with
     ``bias`` / ``layernorm`` / ``rmsnorm`` / ``norm``), which get 0. One group when
     ``weight_decay`` is 0."""
+    from transformers.trainer_pt_utils import get_parameter_names  # imports peft: lazily
+
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if weight_decay == 0:
         return [{"params": [p for _, p in named], "weight_decay": 0.0}]
@@ -347,6 +347,8 @@ def train(
     the gradients are complete (accumulated, clipped) and before ``optimizer.step()``.
     ``checkpoint``: resumable state is saved there (see the module docstring) and resumed from.
     """
+    from transformers import get_scheduler  # imports peft (transformers.trainer_utils): lazily
+
     if not forget:
         raise ObliviateError(f"{desc}: no training examples (the data this stage learns is empty)")
     acc = accelerator or make_accelerator(tcfg.grad_accum, tcfg.mixed_precision)

@@ -92,15 +92,17 @@ def test_remote_code_is_not_run_by_default(saved) -> None:
 
 
 def test_flags_reach_the_auto_classes(saved, monkeypatch) -> None:
+    from transformers import AutoModelForCausalLM  # the class load_pretrained calls
+
     _, out = saved
     seen: list[dict] = []
-    real = loading.AutoModelForCausalLM.from_pretrained
+    real = AutoModelForCausalLM.from_pretrained
 
     def spy(src, **kwargs):
         seen.append(kwargs)
         return real(src, **{**kwargs, "trust_remote_code": False})
 
-    monkeypatch.setattr(loading.AutoModelForCausalLM, "from_pretrained", spy)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", spy)
     load_pretrained(out)
     load_pretrained(out, trust_remote_code=True)
     assert [(k["trust_remote_code"], k["use_safetensors"]) for k in seen] == [

@@ -22,11 +22,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..config import TrainConfig
 from ..errors import ObliviateError
 from ..methods import get_method_class
 from ..recipe import unlearn
 from ..records import BenchmarkData, QAItem, Record
+from ..training import TrainConfig
 from .session import with_sets
 
 

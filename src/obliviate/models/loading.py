@@ -10,10 +10,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from ..config import section, validator
 from ..distributed import on_main
@@ -21,6 +20,9 @@ from ..errors import ObliviateError, did_you_mean
 from ..io import replace_dir
 from .presets import PRESETS, checkpoint, preset_file
 from .tiny import TINY_PRESETS
+
+if TYPE_CHECKING:  # transformers' model classes are imported where a model is loaded
+    from transformers import PreTrainedModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<pad>", "[PAD]", "<|pad|>")
@@ -179,6 +181,8 @@ def load_pretrained(
             f"could not load model {src!r}: the directory has no config.json (accepted: a "
             "save_pretrained directory, e.g. runs/<name>/models/<role>, or a hub id)"
         )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

@@ -4,9 +4,10 @@ benchmark's own text, so that the whole pipeline runs offline on a laptop CPU.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+if TYPE_CHECKING:  # imported where a tokenizer or a model is built (the presets are read alone)
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = {"bos": "<s>", "eos": "</s>", "pad": "<pad>", "unk": "<unk>"}
 
@@ -27,6 +28,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedT
 
     Deterministic for a given text order (the BPE trainer breaks ties by token order).
     """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
     tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk"]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -51,6 +55,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedT
 def build_tiny_model(tokenizer, preset: str = "tiny", seed: int = 0) -> LlamaForCausalLM:
     """A randomly initialised Llama model sized by ``preset``, seeded for reproducibility."""
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     dims = TINY_PRESETS[preset]
     config = LlamaConfig(

@@ -38,20 +38,26 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import nltk
 import numpy as np
-from nltk.tokenize.destructive import NLTKWordTokenizer
-from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from obliviate.errors import ObliviateError
 
+
 # ---- NLTK word_tokenize (nltk 3.8.1: punkt sentences, then NLTKWordTokenizer) ---------------
-_WORDS = NLTKWordTokenizer()
+# nltk is imported on first use: its package import takes seconds (it imports scikit-learn)
+@functools.lru_cache(maxsize=1)
+def _word_tokenizer() -> Any:
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
 
 
 @functools.lru_cache(maxsize=1)
 def _sentence_splitter() -> tuple[str, Any]:
     """NLTK's trained English Punkt model when installed, else the untrained Punkt splitter."""
+    import nltk
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
     try:
         nltk.data.find("tokenizers/punkt/english.pickle")
     except LookupError:
@@ -68,7 +74,8 @@ def word_tokenize(text: str) -> list[str]:
     """NLTK 3.8.1 ``word_tokenize``: Punkt sentences, then ``NLTKWordTokenizer`` on each (see
     the module docstring for the splitter used when NLTK's Punkt data is not installed)."""
     sentences = _sentence_splitter()[1].tokenize(text)
-    return [tok for sent in sentences for tok in _WORDS.tokenize(sent)]
+    words = _word_tokenizer()
+    return [tok for sent in sentences for tok in words.tokenize(sent)]
 
 
 # ---- ReLearn lexical statistics ------------------------------------------------------------
