@@ -11,7 +11,8 @@ from obliviate.config import TrainConfig
 from obliviate.errors import ObliviateError
 from obliviate.eval.metrics.degeneration import is_degenerate
 from obliviate.eval.scoring import score
-from obliviate.formatting import Formatter
+from obliviate.formatting import Formatter, collate_left
+from obliviate.generation.decode import decode
 from obliviate.generation.hf import generate, stop_token_ids
 from obliviate.methods import get_method_class
 from obliviate.models import presets
@@ -64,6 +65,34 @@ def test_greedy_answer_is_a_real_sentence(smollm2):
     assert tok.convert_tokens_to_ids("<|im_end|>") in stop_token_ids(model, tok)
     [answer] = generate(model, tok, [fmt.prompt_ids(Q)], max_new_tokens=16)
     assert "Rowling" in answer and len(answer.split()) >= 4 and not is_degenerate(answer)
+
+
+def test_lean_decoding_equals_model_generate_per_item(smollm2):
+    """The lean loop (finished rows leave the batch) = an unpadded ``model.generate`` per prompt
+    and today's padded batch call, token for token, on chat prompts of very different lengths
+    stopping on the turn end at different steps (before the unlearning test wraps the model)."""
+    model, tok = smollm2
+    fmt = Formatter(tok, "auto", 256)
+    questions = ["Hi!", Q, "Answer in one word: what colour is the sky on a "
+                 "clear day, seen from a field in the middle of the afternoon in summer?",
+                 "Who painted the Mona Lisa? Answer with the name only."]  # fmt: skip
+    prompts = [fmt.prompt_ids(q) for q in questions]
+    stops = stop_token_ids(model, tok, fmt.stop_ids)
+    cut = lambda ids: ids[: next((j + 1 for j, t in enumerate(ids) if t in stops), len(ids))]  # noqa: E731
+    with torch.no_grad():
+        direct = [cut(model.generate(torch.tensor([p]), max_new_tokens=14, do_sample=False,
+                                     eos_token_id=stops, pad_token_id=tok.pad_token_id)
+                      [0, len(p) :].tolist()) for p in prompts]  # fmt: skip
+        batch = collate_left(prompts, tok.pad_token_id)
+        lean = decode(model, batch["input_ids"], batch["attention_mask"], 14, stops)
+        hf = model.generate(**batch, max_new_tokens=14, do_sample=False, eos_token_id=stops,
+                            pad_token_id=tok.pad_token_id)[:, batch["input_ids"].shape[1] :]  # fmt: skip
+    lengths = {len(d) for d in direct}
+    assert len(lengths) > 1 and min(lengths) < 14  # rows end at different steps
+    assert lean == direct
+    assert lean == [cut(row) for row in hf.tolist()]
+    texts = generate(model, tok, prompts, 4, 14, stop_ids=fmt.stop_ids)
+    assert texts == [tok.decode(d, skip_special_tokens=True).strip() for d in direct]
 
 
 def test_scoring_prefers_the_true_answer(smollm2):

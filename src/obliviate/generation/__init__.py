@@ -4,7 +4,8 @@ out, under :class:`Sampling` settings; used by evaluation (``eval.backend``), da
 
 - :mod:`.backend`: the contract (:class:`Backend`, :class:`LocalBackend`);
 - :mod:`.sampling`: decoding settings; :mod:`.prompts`: a conversation as prompt ids;
-- :mod:`.hf` (local transformers model; :func:`generate` is the HF decoding loop),
+- :mod:`.hf` (local transformers model; :func:`generate` is the HF decoding loop, on
+  :mod:`.decode`: finished sequences leave the batch),
   :mod:`.vllm` (vLLM, optional), :mod:`.http` (any OpenAI-compatible endpoint, chat only),
   :mod:`.cache` (content-hash disk cache in front of any of them).
 """

@@ -1,31 +1,40 @@
 """A local transformers model as a generation backend (any hub id or path, or a run's model).
 
 :func:`generate` is the one HF decoding loop (evaluation, data generation, AltPO): prompts in
-length-sorted batches, left padding, KV cache (``model.generate``), stop on :func:`stop_token_ids`
+length-sorted batches (stable sort), left padding, KV cache, stop on :func:`stop_token_ids`
 (the model's ``generation_config`` stop list, the tokenizer's EOS, the chat template's turn end)
-and the given stop ids,
-only the new tokens decoded (special tokens skipped, stripped); greedy unless sampling arguments
-are given. Errors propagate: a failed generation is never turned into an empty string that
-would look like forgetting (SPEC 6.0 "fixed").
+and the given stop ids, only the new tokens decoded (special tokens skipped, stripped); greedy
+unless sampling arguments are given. Decoding is :func:`.decode.decode` (finished sequences
+leave the batch; greedy outputs token-identical to ``model.generate(do_sample=False)``;
+sampling with temperature/top_p/top_k through the same loop, HF's warpers) wherever
+:func:`.decode.lean_supported` says it is exact; otherwise (stop strings, a generation config
+with logits processors, extra ``model.generate`` arguments) ``model.generate`` per batch. A
+progress bar counts generated tokens against the budget (prompts x ``max_new_tokens``, given back
+as rows stop early). Errors propagate: a failed generation is never turned into an empty string
+that would look like forgetting (SPEC 6.0 "fixed").
 
 :class:`HFBackend` maps :class:`~.sampling.Sampling` onto it: ``temperature == 0`` is greedy,
 else ``do_sample`` with temperature/top_p/top_k; ``n`` completions = each prompt repeated ``n``
 times; ``seed`` (unless ``None``) seeds torch's RNG before the batch, so a request is
 reproducible for a fixed batch composition; stop strings end generation early
-(``stop_strings``) and are cut from the text. Chat prompts: :mod:`.prompts`.
+(``stop_strings``, through ``model.generate``) and are cut from the text. Chat prompts:
+:mod:`.prompts`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from ..formatting import collate_left, turn_end_ids
-from ..models.batches import batches, eval_mode
+from ..models.batches import eval_mode
 from ..models.loading import load_pretrained
 from .backend import LocalBackend
+from .decode import decode, lean_supported, picker
 from .sampling import Sampling
 
 
@@ -53,26 +62,44 @@ def generate(
 ) -> list[str]:
     """Continuations of token-id prompts, in input order (see the module docstring).
 
-    ``sampling``: extra ``model.generate`` arguments replacing greedy decoding (e.g.
+    ``sampling``: ``model.generate`` arguments replacing greedy decoding (e.g.
     ``{"do_sample": True, "temperature": 0.7, "top_p": 0.9}``).
     """
     eos = stop_token_ids(model, tokenizer, stop_ids or ())
+    lean = lean_supported(model, sampling)
+    pick = picker(sampling) if lean else None
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[str] = [""] * len(prompts)
-    collate = lambda chunk: collate_left(chunk, tokenizer.pad_token_id)  # noqa: E731
-    with eval_mode(model):
-        for idx, batch in batches(prompts, batch_size, collate, device):
-            gen = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                eos_token_id=eos,
-                pad_token_id=tokenizer.pad_token_id,
-                **{"do_sample": False, **(sampling or {})},
-            )
-            texts = tokenizer.batch_decode(
-                gen[:, batch["input_ids"].shape[1] :], skip_special_tokens=True
-            )
-            for i, text in zip(idx, texts):
-                out[i] = text.strip()
+    env = os.environ
+    quiet = not prompts or env.get("LOCAL_RANK", "0") != "0" or env.get("TQDM_DISABLE") == "1"
+    bar = tqdm(total=len(prompts) * max_new_tokens, desc="generate", unit="tok", leave=False,
+               disable=quiet)  # fmt: skip
+
+    def step(live: int, ended_early: int) -> None:
+        if ended_early:
+            bar.total -= ended_early
+            bar.refresh()
+        bar.update(live)
+
+    try:
+        with eval_mode(model):
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = collate_left([prompts[i] for i in idx], tokenizer.pad_token_id)
+                ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+                if pick is not None:
+                    new = decode(model, ids, mask, max_new_tokens, eos, pick, step)
+                else:
+                    new = model.generate(
+                        input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                        eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                        **{"do_sample": False, **(sampling or {})},
+                    )[:, ids.shape[1] :].tolist()  # fmt: skip
+                    bar.update(len(idx) * max_new_tokens)
+                for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
+                    out[i] = text.strip()
+    finally:
+        bar.close()
     return out
 
 
