@@ -1,7 +1,7 @@
 """``generate.forget_questions``: the model's own greedy answers about a forget target, written
 into the forget corpus (``train_positive.jsonl``) after the biographies and read back as
 question/answer forget records; a training question that is a probe is refused (train-on-test);
-the shipped real quickstart's forget and retain questions are no probes."""
+the forget and retain questions of configs/real_quickstart_questions.yaml are no probes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from obliviate.generation.backend import Backend
 from obliviate.records import Passage, QAItem
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
-REAL = ROOT / "configs" / "real_quickstart.yaml"
+REAL = ROOT / "configs" / "real_quickstart_questions.yaml"
 
 
 class Scripted(Backend):
