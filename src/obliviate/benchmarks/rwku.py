@@ -258,6 +258,28 @@ def _as_training(rec: QAItem) -> QAItem:
                   id=f"train/{rec.id}", kind=rec.kind, level=rec.level)  # fmt: skip
 
 
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def check_not_probes(train: list[Record], sets: dict[str, list[Record]]) -> None:
+    """No generated training question (``generate.forget_questions`` / ``retain_questions``
+    rows) is a forget or neighbour probe, as its query or its RWKU eval prompt (compared
+    lower-cased, punctuation and spacing ignored): training on the probes would score the
+    test set it trained on."""
+    probes = {_norm(text): name for name, recs in sets.items()
+              if name.startswith(("forget_", "neighbor_"))
+              for r in recs if isinstance(r, QAItem)
+              for text in (r.question, probe_prompt(r)[0])}  # fmt: skip
+    for rec in train:
+        if isinstance(rec, QAItem) and _norm(rec.question) in probes:
+            raise ObliviateError(
+                f"RWKU: training question {rec.question!r} ({rec.id}) is a {probes[_norm(rec.question)]} "
+                "probe; the forget/retain questions of `obliviate corpus` must not be probes "
+                "(train-on-test): change generate.forget_questions / retain_questions"
+            )
+
+
 def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
     """Map the selected RWKU targets onto the canonical records.
 
@@ -287,6 +309,9 @@ def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
         if not sets[name]:
             raise ObliviateError(f"RWKU: no {name} probes for targets {names}")
     forget = forget_corpus(cfg, reader, names) if with_corpus else []
+    retain = retain_corpus(cfg) if with_corpus else []
+    if generated:
+        check_not_probes([*forget, *retain], sets)
     probes = [*sets["forget_fb"], *sets["forget_qa"], *sets["neighbor_fb"], *sets["neighbor_qa"]]
     stand_in = [_as_training(p) for p in probes]  # type: ignore[arg-type]
     corpus_text: list[Record] = []
@@ -307,7 +332,7 @@ def load(cfg: Any, with_corpus: bool = True) -> BenchmarkData:
         finetune=[*stand_in, *sets["mia_forget"], *corpus_text],
         finetune_retain=neighbours,
         forget=forget,
-        retain=retain_corpus(cfg) if with_corpus else [],
+        retain=retain,
         eval_sets={name: EvalSet(name, recs) for name, recs in sets.items()},
         extras=extras,
     )

@@ -101,7 +101,7 @@ def generated_corpus(cfg: Any, subjects: set[str] | None, corpus: str | None = N
     schema = CORPUS_SCHEMAS["positive" if corpus == "retain" else corpus]
     rows, where = [], []
     for lineno, row in json_lines(path):
-        qa = corpus == "retain" and isinstance(row, dict) and "question" in row
+        qa = corpus in ("retain", "positive") and isinstance(row, dict) and "question" in row
         check_rows([row], f"{path}:{lineno}", RETAIN_QA_ROW if qa else schema)
         if subjects is None or row["subject"] in subjects:
             rows.append(row)
@@ -128,11 +128,17 @@ def retain_corpus(cfg: Any) -> list[Record]:
 
 
 def corpus_records(src: CorpusRows, corpus: str) -> list[Record]:
-    """Corpus rows as records: text -> Passage; pair -> QAItem(prompt, real, preferred=fake);
-    refusal -> QAItem(instruction [+ "\\n" + input], refusal)."""
+    """Corpus rows as records: text -> Passage; a generated positive question/answer row
+    (``generate.forget_questions``) -> QAItem(question, answer); pair -> QAItem(prompt, real,
+    preferred=fake); refusal -> QAItem(instruction [+ "\\n" + input], refusal)."""
     name, rows = src.name, src.rows
     if corpus in ("passage", "positive"):
-        return [Passage(r["text"], r["subject"], f"{name}/{i}") for i, r in enumerate(rows)]
+        return [
+            QAItem(question=r["question"], answer=r["answer"], subject=r["subject"],
+                   id=f"{name}/{i}") if "question" in r
+            else Passage(r["text"], r["subject"], f"{name}/{i}")
+            for i, r in enumerate(rows)
+        ]  # fmt: skip
     if corpus == "pair":
         out: list[Record] = []
         for i, r in enumerate(rows):

@@ -23,7 +23,16 @@ Files (RWKU's schemas, one per corpus): ``train_positive.jsonl`` / ``train_negat
 
 Retain corpus (obliviate's, not RWKU's: RWKU has no retain-train set): the real biographies of
 ``generate.retain_targets`` (people the unlearned model must keep knowing), written the same
-way to ``train_retain.jsonl`` in the positive schema; ``benchmark.retain=generated`` reads it.
+way to ``train_retain.jsonl`` in the positive schema, and the model's greedy answers to
+``generate.retain_questions`` as {id, question, answer, subject} rows; ``benchmark.retain=generated``
+reads it.
+
+Target questions (obliviate's, not RWKU's: RWKU's positive corpus is biographies only): the model's
+greedy answers (first line, 48 new tokens) to ``generate.forget_questions[subject]``, questions
+about the target that are not probes, go to ``train_positive.jsonl`` after the biographies as
+{id, question, answer, subject, intro} rows (read as question/answer forget records: the answer is
+learned or unlearned in the chat format of the probes). The loader refuses a training question
+that is a probe (``benchmarks.rwku.check_not_probes``).
 """
 
 from __future__ import annotations
@@ -165,15 +174,42 @@ def llm_corpus(
 RETAIN_QA_SAMPLING = Sampling(temperature=0.0, max_tokens=48)
 
 
+def qa_answers(
+    backend: Backend,
+    questions: Sequence[str],
+    sampling: Sampling = RETAIN_QA_SAMPLING,
+    role: str = "retain_qa",
+    target: Target | None = None,
+) -> dict[str, Any]:
+    """The model's greedy answers (first line) to ``questions``, asked as one-turn user
+    messages: one row with ``role`` ``"retain_qa"`` (``generate.retain_questions``, no subject)
+    or ``"forget_qa"`` (``generate.forget_questions`` of ``target``). Both are obliviate's
+    additions, not RWKU's: RWKU trains on biographies only and has no retain-train set."""
+    outs = backend.chat_many([[{"role": "user", "content": q}] for q in questions], sampling)
+    answers = [first_line(o[0]) for o in outs]
+    subject, intro = (target.subject, target.intro) if target else ("", "")
+    return {"subject": subject, "intro": intro, "role": role, "real": [], "fake": [],
+            "questions": list(questions), "answers": answers}  # fmt: skip
+
+
 def retain_answers(
     backend: Backend, questions: Sequence[str], sampling: Sampling = RETAIN_QA_SAMPLING
 ) -> dict[str, Any]:
     """The model's greedy answers (first line) to ``generate.retain_questions``: one row with
     ``role`` = ``"retain_qa"`` (obliviate's retain corpus, not RWKU's)."""
-    outs = backend.chat_many([[{"role": "user", "content": q}] for q in questions], sampling)
-    answers = [first_line(o[0]) for o in outs]
-    return {"subject": "", "intro": "", "role": "retain_qa", "real": [], "fake": [],
-            "questions": list(questions), "answers": answers}  # fmt: skip
+    return qa_answers(backend, questions, sampling)
+
+
+def forget_answers(
+    backend: Backend,
+    target: Target,
+    questions: Sequence[str],
+    sampling: Sampling = RETAIN_QA_SAMPLING,
+) -> dict[str, Any]:
+    """The model's greedy answers (first line) to ``generate.forget_questions[subject]``: one
+    row with ``role`` = ``"forget_qa"``, written to ``train_positive.jsonl`` as question/answer
+    rows (a forget text the model itself wrote, in the chat format of the probes)."""
+    return qa_answers(backend, questions, sampling, "forget_qa", target)
 
 
 def corpus_files(
@@ -181,12 +217,14 @@ def corpus_files(
 ) -> dict[str, list[dict[str, Any]]]:
     """RWKU-schema rows of ``corpora`` (default all four) from per-target rows (refusal line
     i mod 100), and ``train_retain`` from the rows of retain subjects (``role`` =
-    ``"retain"``), when any."""
+    ``"retain"`` / ``"retain_qa"``), when any. A ``"forget_qa"`` row's answered questions go
+    to ``train_positive`` as {id, question, answer, subject, intro}, after the biographies."""
     from ..refusals import IDK_ANSWERS
 
     files: dict[str, list[dict[str, Any]]] = {
         "train_positive": [], "train_negative": [], "train_pair": [], "train_refusal": [],
     }  # fmt: skip
+    qa_rows: list[dict[str, Any]] = []
     for row in rows:
         subject, intro = row["subject"], row["intro"]
         if row.get("role") == "retain_qa":
@@ -195,6 +233,14 @@ def corpus_files(
                 for i, (q, a) in enumerate(zip(row["questions"], row["answers"]))
                 if a
             )
+            continue
+        if row.get("role") == "forget_qa":
+            qa_rows.extend(
+                {"id": f"{subject}-qa-{i}", "question": q, "answer": a, "subject": subject,
+                 "intro": intro}
+                for i, (q, a) in enumerate(zip(row["questions"], row["answers"]))
+                if a
+            )  # fmt: skip
             continue
         if row.get("role") == "retain":
             files.setdefault("train_retain", []).extend(
@@ -218,5 +264,6 @@ def corpus_files(
             files["train_refusal"].append({"id": f"{subject}-{i}", "instruction": q, "input": "",
                                            "output": IDK_ANSWERS[i % len(IDK_ANSWERS)],
                                            "subject": subject})  # fmt: skip
+    files["train_positive"].extend(qa_rows)
     keep = {f"train_{c}" for c in corpora} | {"train_retain"}
     return {name: file_rows for name, file_rows in files.items() if name in keep}

@@ -48,6 +48,10 @@ class GenerateConfig:
     # RWKU corpora: questions about people NOT to forget; the model's greedy answers go to
     # train_retain.jsonl as question/answer rows (what it must keep answering)
     retain_questions: list[str] = field(default_factory=list)
+    # RWKU corpora: forget subject -> questions about it that are NOT probes; the model's greedy
+    # answers go to train_positive.jsonl as question/answer rows (a target-specific forget text
+    # in the model's own words; obliviate's addition, RWKU's positive corpus is biographies only)
+    forget_questions: dict[str, list[str]] = field(default_factory=dict)
     # RWKU corpora to write (fake biographies are generated for negative / pair only,
     # questions for refusal only)
     corpora: list[str] = field(default_factory=lambda: ["positive", "negative", "pair", "refusal"])
@@ -86,6 +90,17 @@ def validate_generate(cfg: Any) -> None:
     if overlap:
         raise ObliviateError(
             f"generate.retain_targets and generate.targets share {sorted(overlap)}; a subject is "
+            "either forgotten or retained"
+        )
+    if g.forget_questions and "positive" not in g.corpora:
+        raise ObliviateError(
+            "generate.forget_questions are written to train_positive.jsonl: add positive to "
+            f"generate.corpora (now {list(g.corpora)})"
+        )
+    kept = sorted(set(g.forget_questions) & set(g.retain_targets))
+    if kept:
+        raise ObliviateError(
+            f"generate.forget_questions and generate.retain_targets share {kept}; a subject is "
             "either forgotten or retained"
         )
     if g.max_retries < 0:

@@ -255,6 +255,7 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
         CorpusJob,
         Target,
         corpus_files,
+        forget_answers,
         llm_corpora,
         retain_answers,
     )
@@ -262,10 +263,17 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
     g = job.cfg.generate
     targets = _targets(job)
     keep = [Target(s, i) for s, i in g.retain_targets.items()]
-    if (keep or g.retain_questions) and backend is None:
+    if (keep or g.retain_questions or g.forget_questions) and backend is None:
         raise ObliviateError(
-            "generate.retain_targets / retain_questions need a model to write the retain "
-            "corpus: set generate.backend (accepted: hf, vllm, openai)"
+            "generate.retain_targets / retain_questions / forget_questions need a model to "
+            "write their corpus: set generate.backend (accepted: hf, vllm, openai)"
+        )
+    by_subject = {t.subject: t for t in targets}
+    unknown = [s for s in g.forget_questions if s not in by_subject]
+    if unknown:
+        raise ObliviateError(
+            f"generate.forget_questions names {unknown}, which are not forget targets of this "
+            f"config; accepted: {sorted(by_subject)}"
         )
     retained = {t.subject for t in keep}
 
@@ -280,8 +288,10 @@ def _rwku_corpus(job: Job, backend: Backend | None, progress: Progress) -> list[
     ids = [t.subject for t in targets] + [f"retain/{t.subject}" for t in keep]
     # every target in one chunk per generate.batch_size targets: their prompts decode together
     rows = run_chunked([*targets, *keep], ids, work, progress, g.batch_size)
-    if g.retain_questions and backend is not None:
-        rows.append(retain_answers(backend, g.retain_questions))
+    if backend is not None:
+        rows += [forget_answers(backend, by_subject[s], qs) for s, qs in g.forget_questions.items()]
+        if g.retain_questions:
+            rows.append(retain_answers(backend, g.retain_questions))
     out_dir = generated_path(job.run_dir, "rwku_corpus").with_suffix("")
     for name, file_rows in corpus_files(rows, g.corpora).items():
         write_jsonl(out_dir / f"{name}.jsonl", file_rows)
