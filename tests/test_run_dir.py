@@ -77,12 +77,16 @@ HASHES = {"tokenizer": "18fb4444e98ceaad", "target": "b3c2b16878bbbe0d",
           "retain": "9648068e48f4454a", "unlearn": "e6e30e3fd83070c8", "eval": "02fc2f22d0ddc067"}  # fmt: skip
 
 
+UNGROUPED = ["finetune.group_by_length=false", "unlearn.group_by_length=false"]
+
+
 @pytest.mark.parametrize("model", list(BEFORE))
 def test_fingerprints_are_the_pre_refactor_values(tmp_path, model):
     # model.template's default became auto (issue 13): on a hub model that is a different prompt
     # (its chat template), so the old fingerprints are those of the old setting, qa-tags
     old = [] if model == "tiny" else ["model.template=qa-tags"]
     old.append("eval.protocol=fixed")  # what obliviate computed before the protocols (issue 19)
+    old += UNGROUPED  # and before length grouping (issue 18)
     rd = RunDir(_cfg(tmp_path, "run.name=fp", f"model.name_or_path={model}", *old))
     got = {"base": rd.fp_base(), "target": rd.fp_finetune("target"),
            "retain": rd.fp_finetune("retain"), "unlearn": rd.fp_unlearn(),
@@ -91,10 +95,14 @@ def test_fingerprints_are_the_pre_refactor_values(tmp_path, model):
     assert {p: rd.data.hash(p) for p in HASHES} == HASHES
     assert rd.fp_model("unlearned") == rd.fp_unlearn()
     assert rd.fp_model("target") == rd.fp_finetune("target")
+    # length grouping (the default) trains other batches: a new model, not the old run's
+    grouped = RunDir(_cfg(tmp_path, "run.name=fp", f"model.name_or_path={model}", *old[:-2]))
+    assert grouped.fp_base() == rd.fp_base()
+    assert grouped.fp_finetune("target") != rd.fp_finetune("target")
 
 
 def test_localize_fingerprint_is_the_pre_refactor_value(tmp_path):
-    rd = RunDir(_cfg(tmp_path, "run.name=fp2", "unlearn.method=memflex"))
+    rd = RunDir(_cfg(tmp_path, "run.name=fp2", "unlearn.method=memflex", *UNGROUPED))
     assert rd.fp_localize() == "bbfbc3b2406b9a30"
 
 

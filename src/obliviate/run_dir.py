@@ -447,12 +447,14 @@ class RunDir:
 
     def _train_keys(self, name: str) -> dict[str, Any]:
         """A training section as fingerprinted: ``gradient_checkpointing`` (memory only) never
-        enters, ``on_nan`` only when not ``stop``; ``mixed_precision`` (resolved, ``auto`` → accelerate's) only when not ``no``."""
+        enters, ``on_nan`` only when not ``stop``, ``group_by_length`` only when on; ``mixed_precision`` (resolved, ``auto`` → accelerate's) only when not ``no``."""
         keys = to_dict(self.cfg)[name]
         keys.pop("gradient_checkpointing", None)
         keys.pop("checkpoint_every", None)  # when checkpoints are written: the same weights
         if keys.get("on_nan") == "stop":  # the default changes nothing a finished stage made
             keys.pop("on_nan")
+        if keys.get("group_by_length") is False:  # the order before grouping existed: earlier
+            keys.pop("group_by_length")  # run dirs' stages stay reusable under it
         mp = resolve_mixed_precision(keys.pop("mixed_precision", "no"))
         if mp != "no":
             keys["mixed_precision"] = mp

@@ -83,6 +83,9 @@ class TrainConfig:
     )
     merge: bool = True  # LoRA: also write the merged model (else models/<role> is the adapter)
     log_every: int = 10
+    # micro-batches of similar lengths (less padding; each example still once an epoch):
+    # train_steps' module docstring. False: a plain shuffled DataLoader's order
+    group_by_length: bool = True
     # auto: what `accelerate launch --mixed_precision` / the accelerate config says; no | bf16 |
     # fp16: autocast through accelerate over fp32 master weights (train_memory.MIXED_PRECISION)
     mixed_precision: str = "auto"
@@ -281,6 +284,19 @@ def _collate(items: list[tuple[int, Example]], pad_id: int) -> dict[str, Any]:
     return batch
 
 
+def example_length(example: Example) -> int:
+    """Tokens of an example (a nested one: its longest part), the key of length grouping."""
+    if isinstance(example, dict):
+        return max(len(e.input_ids) for e in example.values())
+    return len(example.input_ids)
+
+
+def _lengths(examples: Sequence[Example] | None, tcfg: TrainConfig) -> list[int] | None:
+    if not examples or not tcfg.group_by_length:
+        return None
+    return [example_length(e) for e in examples]
+
+
 def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: _to(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
 
@@ -366,7 +382,8 @@ def train(
         world, rank = acc.num_processes, acc.process_index
         plan = plan_steps(len(forget), tcfg.batch_size, world, tcfg.grad_accum, tcfg.epochs,
                           tcfg.max_steps, tcfg.warmup_ratio)  # fmt: skip
-        batches = RankBatches(len(forget), tcfg.batch_size, world, rank, tcfg.grad_accum, seed)
+        batches = RankBatches(len(forget), tcfg.batch_size, world, rank, tcfg.grad_accum, seed,
+                              _lengths(forget, tcfg))  # fmt: skip
         # not prepared: accelerate's wrapper would step it num_processes times per step
         scheduler = get_scheduler(tcfg.scheduler, optimizer.optimizer, num_warmup_steps=plan.warmup,
                                   num_training_steps=plan.total)  # fmt: skip
@@ -472,12 +489,13 @@ def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget
     """The optimizer steps of :func:`train` over the prepared ``model``, from the position in
     ``st`` (a fresh :class:`LoopState`, or one a checkpoint restored)."""
     world, rank = acc.num_processes, acc.process_index
-    retain_draws = RetainDraws(len(retain), tcfg.batch_size, seed) if retain else None
+    retain_draws = None
+    if retain:
+        retain_draws = RetainDraws(len(retain), tcfg.batch_size, seed, _lengths(retain, tcfg))
     if st.epoch_gen is not None:  # resumed: the data order and the retain draws where they were
         batches.gen.set_state(st.epoch_gen)
     if retain_draws is not None and st.retain_gen is not None:
-        retain_draws.gen.set_state(st.retain_gen)
-        retain_draws.next = st.retain_next
+        retain_draws.restore(st.retain_gen, st.retain_next)
     model.train()
     parts = st.parts
     start = time.perf_counter()
@@ -553,10 +571,7 @@ def _loop(acc, model, optimizer, scheduler, batches, loss_fn, plan, tcfg, forget
                 if stop or (saver.ck.every > 0 and st.step % saver.ck.every == 0):
                     st.parts = parts
                     if retain_draws is not None:
-                        st.retain_gen, st.retain_next = (
-                            retain_draws.gen.get_state(),
-                            retain_draws.next,
-                        )
+                        st.retain_gen, st.retain_next = retain_draws.state()
                     saver.save(time.perf_counter() - start)
                     crash_point(f"checkpoint@{st.step}")
                 if stop:

@@ -45,4 +45,6 @@ def test_loss_equals_the_full_logits_loss(name, trained_model, formatter, monkey
         monkeypatch.undo()
         return log[0]["loss"]
 
-    assert first_loss(False) == pytest.approx(first_loss(True), rel=1e-6, abs=1e-6)
+    # fp32 rounding of the differently shaped matmuls: altpo's first loss (13.87 on the
+    # length-grouped first batch) moves by 1.9e-5, 1.4e-6 relative
+    assert first_loss(False) == pytest.approx(first_loss(True), rel=2e-6, abs=1e-6)
